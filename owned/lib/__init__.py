@@ -1,0 +1,10 @@
+"""Hand-written additions to the generated client.
+
+Everything here is ours (not generated) and is copied verbatim into the package by
+`make generate` (see `files:` in generator-config.yaml):
+
+- `client`: the `OauthApi` / `ApiClient` / `Configuration` the package exports;
+- `transport`: the one module that owns HTTP: timeouts, retries, https-only, redacted logging;
+- `errors`: the exception family every failure of `oauth_token` belongs to;
+- `redact`: how secrets are hidden from logs, reprs and exception texts.
+"""
