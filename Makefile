@@ -11,7 +11,7 @@ WHEEL_STAMP := dist/.built
 GENERATED_FILES := $(shell find generated -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
 .DEFAULT_GOAL := all
-.PHONY: all help venv generate regenerate check-generated build test test-fast typecheck \
+.PHONY: all help venv generate regenerate check-generated build install-wheel test test-fast typecheck \
 	sync-spec record bench clean distclean
 
 all: build ## set up .venv, regenerate if an input changed, build wheel + sdist into dist/
@@ -46,22 +46,22 @@ $(WHEEL_STAMP): $(GENERATED_FILES) $(VENV_STAMP)
 	@ls dist
 	touch $@
 
-test: build ## install the built wheel into .venv and run every test (network: 127.0.0.1 only)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall dist/*.whl
+install-wheel: build ## install the built wheel into .venv (what the tests import)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall dist/*.whl
+
+test: install-wheel ## run every test against the installed wheel (network: 127.0.0.1 only)
 	$(PY) -m pytest
 
-typecheck: build ## mypy --strict on the user script under tests/ against the installed wheel
+typecheck: install-wheel ## mypy --strict on the user script under tests/ against the installed wheel
 	$(PY) -m pytest tests/test_typing.py
 
 sync-spec: $(VENV_STAMP) ## rebuild openapi.yaml from UPSTREAM=path (ACCEPT_REMOVALS=1 to accept removals)
 	$(PY) scripts/sync_spec.py --upstream $(UPSTREAM) $(if $(ACCEPT_REMOVALS),--accept-removals)
 
-record: build ## record live exchanges (needs PINTEREST_APP_ID, PINTEREST_APP_SECRET, ...; see README)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall dist/*.whl
+record: install-wheel ## record live exchanges (needs PINTEREST_APP_ID, PINTEREST_APP_SECRET, ...; see README)
 	$(PY) scripts/record.py
 
-bench: build ## benchmark per-call cost, cold start and regeneration (writes .bench/ and docs/benchmark.md)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall dist/*.whl
+bench: install-wheel ## benchmark per-call cost, cold start and regeneration (writes .bench/ and docs/benchmark.md)
 	$(PY) scripts/bench.py
 
 clean: ## remove build output and caches (keeps .venv)

@@ -1,0 +1,34 @@
+"""Shared fixtures: the package under test comes from the installed wheel, never the source tree."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from localserver import TokenServer  # noqa: E402
+
+# Test credentials: a secret with ':', '+' and non-ASCII, as a real one may have.
+CLIENT_ID = "1234567"
+CLIENT_SECRET = "s3cr:t+Päss/wörd=="
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import pinterest_oauth
+
+    location = Path(pinterest_oauth.__file__).resolve()
+    if REPO / "generated" in location.parents:
+        raise pytest.UsageError(f"pinterest_oauth was imported from the source tree ({location}); install the wheel")
+
+
+@pytest.fixture
+def token_server() -> Iterator[TokenServer]:
+    """A fresh scripted server on 127.0.0.1, stopped after the test."""
+    with TokenServer() as server:
+        yield server
