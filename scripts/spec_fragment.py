@@ -149,10 +149,12 @@ def flatten(doc: dict, name: str | None, schema: Any, seen: frozenset[str] = fro
     flat = Flat()
     owner = name or "inline schema"
     variant_cache: dict[str, Flat] = {}
-    for part in base_parts(doc, schema, seen):
+    parts = list(base_parts(doc, schema, seen))
+    for part in parts:
         for prop_name, prop_schema in (part.get("properties") or {}).items():
             merge_property(flat.properties, prop_name, prop_schema, owner)
         _add_unique(flat.required, part.get("required"))
+    for part in parts:
         for prop, key, vname, variant in variants_of(doc, part):
             if vname in seen:
                 continue

@@ -110,7 +110,11 @@ def validate_openapi(doc: Any, what: str) -> None:
 # ------------------------------------------------------------------- building
 
 def build_fragment(upstream: dict, overlay: Any) -> dict:
-    """The complete fragment: extracted, normalized, overlaid, in canonical order."""
+    """The complete fragment: extracted, normalized, overlaid, in canonical order.
+
+    The derived fragment is validated before the overlay (a failure is upstream's)
+    and the result after it (a failure is the overlay's).
+    """
     try:
         extracted = extract_fragment(upstream, OPERATION_PATH, OPERATION_METHOD)
     except SpecError as exc:
@@ -131,6 +135,8 @@ def build_fragment(upstream: dict, overlay: Any) -> dict:
             if isinstance(tag, dict) and tag.get("name") in (operation.get("tags") or [])]
     if tags:
         fragment["tags"] = tags
+    validate_openapi(fragment, f"upstream {upstream['info']['version']} (its {OPERATION_METHOD.upper()} "
+                               f"{OPERATION_PATH} fragment)")
     try:
         fragment = apply_overlay(fragment, overlay)
     except OverlayError as exc:
@@ -269,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
         validate_openapi(upstream, f"upstream {args.upstream}")
     overlay = load_document(args.overlay, "overlay")
     fragment = build_fragment(upstream, overlay)
-    validate_openapi(fragment, "the generated fragment")
+    validate_openapi(fragment, "the fragment after the overlay")
     data = render(fragment)
 
     old = previous_fragment(args.output)
