@@ -51,7 +51,7 @@ def type_of(schema: Any) -> str:
     return str(schema.get("type", "any"))
 
 
-def _roles(fragment: dict) -> dict[str, str]:
+def _roles(fragment: dict[str, Any]) -> dict[str, str]:
     """Schema name -> 'request' / 'response' for the operation's body schemas."""
     roles: dict[str, str] = {}
     for path_item in (fragment.get("paths") or {}).values():
@@ -69,7 +69,7 @@ def _roles(fragment: dict) -> dict[str, str]:
     return roles
 
 
-def contract_of(fragment: dict) -> Contract:
+def contract_of(fragment: dict[str, Any]) -> Contract:
     """Extract the comparable facts of a fragment."""
     roles = _roles(fragment)
     schemas = ((fragment.get("components") or {}).get("schemas")) or {}

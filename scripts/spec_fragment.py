@@ -33,7 +33,7 @@ def split_ref(ref: str) -> tuple[str, str]:
     return match.group(1), match.group(2).replace("~1", "/").replace("~0", "~")
 
 
-def lookup(doc: dict, ref: str) -> Any:
+def lookup(doc: dict[str, Any], ref: str) -> Any:
     """Return the upstream component a local ref points to."""
     kind, name = split_ref(ref)
     try:
@@ -42,7 +42,7 @@ def lookup(doc: dict, ref: str) -> Any:
         raise SpecError(f"$ref {ref} points to nothing") from None
 
 
-def resolve(doc: dict, node: Any) -> tuple[str | None, Any]:
+def resolve(doc: dict[str, Any], node: Any) -> tuple[str | None, Any]:
     """Follow a chain of ``$ref``; return (last component name, node)."""
     name = None
     seen: set[str] = set()
@@ -91,7 +91,7 @@ class Flat:
     discriminators: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _add_unique(items: list, values: Any) -> None:
+def _add_unique(items: list[Any], values: Any) -> None:
     for value in values or []:
         if value not in items:
             items.append(value)
@@ -114,9 +114,9 @@ def merge_property(props: dict[str, Any], name: str, schema: Any, owner: str) ->
             current[key] = copy.deepcopy(value)
 
 
-def variants_of(doc: dict, schema: dict) -> Iterator[tuple[str | None, str | None, str | None, Any]]:
+def variants_of(doc: dict[str, Any], schema: dict[str, Any]) -> Iterator[tuple[str | None, str | None, str | None, Any]]:
     """Yield (discriminator property, mapping key, component name, schema) per variant."""
-    disc = schema.get("discriminator") if isinstance(schema.get("discriminator"), dict) else {}
+    disc: dict[str, Any] = schema["discriminator"] if isinstance(schema.get("discriminator"), dict) else {}
     prop = disc.get("propertyName")
     mapped: set[str] = set()
     for key, target in (disc.get("mapping") or {}).items():
@@ -131,7 +131,7 @@ def variants_of(doc: dict, schema: dict) -> Iterator[tuple[str | None, str | Non
         yield (prop if prop else None), (name if prop else None), name, variant
 
 
-def base_parts(doc: dict, schema: Any, seen: frozenset[str]) -> Iterator[dict]:
+def base_parts(doc: dict[str, Any], schema: Any, seen: frozenset[str]) -> Iterator[dict[str, Any]]:
     """The schema itself and its allOf parts (recursively), skipping visited components."""
     if not isinstance(schema, dict):
         return
@@ -143,7 +143,7 @@ def base_parts(doc: dict, schema: Any, seen: frozenset[str]) -> Iterator[dict]:
         yield from base_parts(doc, resolved, seen | {name} if name else seen)
 
 
-def flatten(doc: dict, name: str | None, schema: Any, seen: frozenset[str] = frozenset()) -> Flat:
+def flatten(doc: dict[str, Any], name: str | None, schema: Any, seen: frozenset[str] = frozenset()) -> Flat:
     """Union every property reachable via properties/allOf/oneOf/anyOf/mapping."""
     seen = seen | {name} if name else seen
     flat = Flat()
@@ -204,18 +204,20 @@ def _append_sentence(text: Any, sentence: str) -> str:
     return f"{text}{'' if text.endswith(('.', '!', '?')) else '.'} {sentence}"
 
 
-def enum_of(doc: dict, prop_schema: Any) -> tuple[list[Any], str | None, str]:
+def enum_of(doc: dict[str, Any], prop_schema: Any) -> tuple[list[Any], str | None, str]:
     """(declared enum, description, type) of a property, following a $ref."""
     _, resolved = resolve(doc, prop_schema)
     resolved = resolved if isinstance(resolved, dict) else {}
     return list(resolved.get("enum") or []), resolved.get("description"), resolved.get("type", "string")
 
 
-def flatten_schema(doc: dict, name: str, verb: str, emitted: dict[str, Any]) -> dict[str, Any]:
+def flatten_schema(doc: dict[str, Any], name: str, verb: str, emitted: dict[str, Any]) -> dict[str, Any]:
     """Build the flat object for a polymorphic component; add its enum components to ``emitted``."""
     upstream = doc["components"]["schemas"][name]
     flat = flatten(doc, name, upstream)
     base_required = flat.required
+    for prop in flat.discriminators:  # a discriminator no schema declares still needs its property
+        flat.properties.setdefault(prop, {"type": "string"})
     properties: dict[str, Any] = {}
     for prop, schema in flat.properties.items():
         schema = copy.deepcopy(schema)
@@ -259,7 +261,7 @@ def _describe_variants(description: Any, variants: list[Variant]) -> str:
 
 # ------------------------------------------------------------------- extraction
 
-def find_operation(doc: dict, path: str, method: str) -> dict:
+def find_operation(doc: dict[str, Any], path: str, method: str) -> dict[str, Any]:
     """Return the upstream operation or raise SpecError."""
     operation = (doc.get("paths") or {}).get(path, {})
     operation = operation.get(method) if isinstance(operation, dict) else None
@@ -268,7 +270,7 @@ def find_operation(doc: dict, path: str, method: str) -> dict:
     return operation
 
 
-def build_operation(doc: dict, path: str, method: str) -> dict:
+def build_operation(doc: dict[str, Any], path: str, method: str) -> dict[str, Any]:
     """Copy the operation's OpenAPI fields, inlining requestBody/response refs."""
     upstream = find_operation(doc, path, method)
     operation = {key: copy.deepcopy(upstream[key]) for key in OPERATION_FIELDS if key in upstream}
@@ -284,7 +286,7 @@ def build_operation(doc: dict, path: str, method: str) -> dict:
     return operation
 
 
-def body_schemas(operation: dict) -> Iterator[tuple[str, dict]]:
+def body_schemas(operation: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(role, media object) for the request body and each response's media types."""
     for media in (operation.get("requestBody") or {}).get("content", {}).values():
         yield "request", media
@@ -293,7 +295,7 @@ def body_schemas(operation: dict) -> Iterator[tuple[str, dict]]:
             yield f"response {code}", media
 
 
-def collect_components(doc: dict, roots: list[Any], done: dict[str, dict]) -> None:
+def collect_components(doc: dict[str, Any], roots: list[Any], done: dict[str, dict[str, Any]]) -> None:
     """Copy every upstream component reachable from ``roots`` into ``done`` (kind -> name -> node)."""
     queue = [ref for root in roots for ref in iter_refs(root)]
     while queue:
@@ -306,10 +308,10 @@ def collect_components(doc: dict, roots: list[Any], done: dict[str, dict]) -> No
         queue.extend(iter_refs(node))
 
 
-def extract_fragment(doc: dict, path: str = "/oauth/token", method: str = "post") -> dict:
+def extract_fragment(doc: dict[str, Any], path: str = "/oauth/token", method: str = "post") -> dict[str, Any]:
     """Build the normalized single-operation fragment (before the overlay)."""
     operation = build_operation(doc, path, method)
-    components: dict[str, dict] = {"schemas": {}}
+    components: dict[str, dict[str, Any]] = {"schemas": {}}
     for role, media in body_schemas(operation):
         schema = media.get("schema")
         name, resolved = resolve(doc, schema)

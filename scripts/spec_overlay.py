@@ -97,7 +97,7 @@ def _apply_update(node: Any, update: Any, target: str) -> Any:
 
 def apply_action(document: Any, action: dict[str, Any]) -> Any:
     """Apply one action; fail if its target selects nothing. Return the document."""
-    target = action.get("target")
+    target = str(action.get("target"))
     selected = select(document, target)
     if not selected:
         raise OverlayError(f"overlay target {target} matches nothing ({action.get('description', 'no description')})")

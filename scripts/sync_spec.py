@@ -109,7 +109,7 @@ def validate_openapi(doc: Any, what: str) -> None:
 
 # ------------------------------------------------------------------- building
 
-def build_fragment(upstream: dict, overlay: Any) -> dict:
+def build_fragment(upstream: dict[str, Any], overlay: Any) -> dict[str, Any]:
     """The complete fragment: extracted, normalized, overlaid, in canonical order.
 
     The derived fragment is validated before the overlay (a failure is upstream's)
@@ -145,7 +145,7 @@ def build_fragment(upstream: dict, overlay: Any) -> dict:
     return canonical(fragment)
 
 
-def _ordered(node: dict, order: Sequence[str]) -> dict:
+def _ordered(node: dict[str, Any], order: Sequence[str]) -> dict[str, Any]:
     keys = [key for key in order if key in node] + [key for key in node if key not in order]
     return {key: node[key] for key in keys}
 
@@ -172,7 +172,7 @@ def _canonical_media(container: Any) -> None:
             media["schema"] = canonical_schema(media["schema"])
 
 
-def canonical(fragment: dict) -> dict:
+def canonical(fragment: dict[str, Any]) -> dict[str, Any]:
     """Stable, conventional key order for the whole fragment."""
     fragment = _ordered(fragment, TOP_ORDER)
     if isinstance(fragment.get("info"), dict):
@@ -197,7 +197,7 @@ def canonical(fragment: dict) -> dict:
     return fragment
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
     """Block style for multi-line strings, no anchors/aliases."""
 
     def ignore_aliases(self, data: Any) -> bool:
@@ -212,9 +212,9 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _represent_str)
 
 
-def render(fragment: dict) -> bytes:
+def render(fragment: dict[str, Any]) -> bytes:
     """The file's exact bytes: header comment + YAML."""
-    body = yaml.dump(fragment, Dumper=_Dumper, sort_keys=False, width=4096, allow_unicode=True,
+    body: str = yaml.dump(fragment, Dumper=_Dumper, sort_keys=False, width=4096, allow_unicode=True,
                      default_flow_style=False, indent=2)
     return (HEADER + body).encode("utf-8")
 
@@ -237,7 +237,7 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def previous_fragment(path: Path) -> dict | None:
+def previous_fragment(path: Path) -> dict[str, Any] | None:
     """The current output file parsed, or None if there is none yet."""
     if not path.exists():
         return None
@@ -313,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except SyncError as exc:
-        print(f"sync-spec: error: {exc}", file=sys.stderr)
+        print(f"sync-spec: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
 
 
