@@ -1,0 +1,41 @@
+"""`mypy --strict` accepts a user's script against the installed wheel (py.typed ships)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pinterest_oauth
+
+USER_SCRIPT = Path(__file__).parent / "user" / "five_calls.py"
+
+
+def test_py_typed_ships_in_the_wheel() -> None:
+    assert (Path(pinterest_oauth.__file__).parent / "py.typed").is_file()
+
+
+def test_mypy_strict_passes_on_a_user_script() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(USER_SCRIPT)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_strict_catches_a_wrong_type(tmp_path: Path) -> None:
+    """The check has teeth: a misuse of the typed API is reported."""
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from pinterest_oauth import ApiClient, Configuration, OauthApi\n"
+        "api = OauthApi(ApiClient(Configuration(username='a', password='b')))\n"
+        "token = api.oauth_token(grant_type='refresh_token', refresh_token='x', refresh_on='yes')\n"
+        "n: str = token.expires_in\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(bad)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 1
+    assert 'Argument "refresh_on"' in proc.stdout
+    assert "expires_in" in proc.stdout or "Incompatible types in assignment" in proc.stdout
