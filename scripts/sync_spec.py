@@ -303,7 +303,10 @@ def run(args: argparse.Namespace) -> int:
     if args.output.exists() and args.output.read_bytes() == data:
         print(f"{args.output} unchanged")
         return 0
-    write_atomically(args.output, data)
+    try:
+        write_atomically(args.output, data)
+    except OSError as exc:
+        raise SyncError(f"cannot write {args.output}: {exc}") from None
     print(f"wrote {args.output}")
     return 0
 
