@@ -47,8 +47,8 @@ class OauthApi:
         redirect_uri: Annotated[Optional[StrictStr], Field(description="Required when grant_type is authorization_code.")] = None,
         refresh_token: Annotated[Optional[StrictStr], Field(description="Required when grant_type is refresh_token.")] = None,
         scope: Annotated[Optional[StrictStr], Field(description="Required when grant_type is client_credentials.")] = None,
-        continuous_refresh: Annotated[Optional[StrictBool], Field(description="Set to true to receive a continuous refresh token (60-day expiration, refreshable indefinitely). Apps created before September 25, 2025 must send true; apps created on or after that date get continuous refresh tokens without it.")] = None,
         refresh_on: Annotated[Optional[StrictBool], Field(description="Deprecated (described upstream in 5.12-5.14; use continuous_refresh). With grant_type refresh_token, true asked for a new refresh token in the response (response_type everlasting_refresh).")] = None,
+        continuous_refresh: Annotated[Optional[StrictBool], Field(description="Set to true to receive a continuous refresh token (60-day expiration, refreshable indefinitely). Apps created before September 25, 2025 must send true; apps created on or after that date get continuous refresh tokens without it.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -76,10 +76,10 @@ class OauthApi:
         :type refresh_token: str
         :param scope: Required when grant_type is client_credentials.
         :type scope: str
-        :param continuous_refresh: Set to true to receive a continuous refresh token (60-day expiration, refreshable indefinitely). Apps created before September 25, 2025 must send true; apps created on or after that date get continuous refresh tokens without it.
-        :type continuous_refresh: bool
         :param refresh_on: Deprecated (described upstream in 5.12-5.14; use continuous_refresh). With grant_type refresh_token, true asked for a new refresh token in the response (response_type everlasting_refresh).
         :type refresh_on: bool
+        :param continuous_refresh: Set to true to receive a continuous refresh token (60-day expiration, refreshable indefinitely). Apps created before September 25, 2025 must send true; apps created on or after that date get continuous refresh tokens without it.
+        :type continuous_refresh: bool
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
                                  timeout. It can also be a pair (tuple) of
@@ -108,8 +108,8 @@ class OauthApi:
             redirect_uri=redirect_uri,
             refresh_token=refresh_token,
             scope=scope,
-            continuous_refresh=continuous_refresh,
             refresh_on=refresh_on,
+            continuous_refresh=continuous_refresh,
             _request_auth=_request_auth,
             _content_type=_content_type,
             _headers=_headers,
@@ -139,8 +139,8 @@ class OauthApi:
         redirect_uri: Annotated[Optional[StrictStr], Field(description="Required when grant_type is authorization_code.")] = None,
         refresh_token: Annotated[Optional[StrictStr], Field(description="Required when grant_type is refresh_token.")] = None,
         scope: Annotated[Optional[StrictStr], Field(description="Required when grant_type is client_credentials.")] = None,
-        continuous_refresh: Annotated[Optional[StrictBool], Field(description="Set to true to receive a continuous refresh token (60-day expiration, refreshable indefinitely). Apps created before September 25, 2025 must send true; apps created on or after that date get continuous refresh tokens without it.")] = None,
         refresh_on: Annotated[Optional[StrictBool], Field(description="Deprecated (described upstream in 5.12-5.14; use continuous_refresh). With grant_type refresh_token, true asked for a new refresh token in the response (response_type everlasting_refresh).")] = None,
+        continuous_refresh: Annotated[Optional[StrictBool], Field(description="Set to true to receive a continuous refresh token (60-day expiration, refreshable indefinitely). Apps created before September 25, 2025 must send true; apps created on or after that date get continuous refresh tokens without it.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -168,10 +168,10 @@ class OauthApi:
         :type refresh_token: str
         :param scope: Required when grant_type is client_credentials.
         :type scope: str
-        :param continuous_refresh: Set to true to receive a continuous refresh token (60-day expiration, refreshable indefinitely). Apps created before September 25, 2025 must send true; apps created on or after that date get continuous refresh tokens without it.
-        :type continuous_refresh: bool
         :param refresh_on: Deprecated (described upstream in 5.12-5.14; use continuous_refresh). With grant_type refresh_token, true asked for a new refresh token in the response (response_type everlasting_refresh).
         :type refresh_on: bool
+        :param continuous_refresh: Set to true to receive a continuous refresh token (60-day expiration, refreshable indefinitely). Apps created before September 25, 2025 must send true; apps created on or after that date get continuous refresh tokens without it.
+        :type continuous_refresh: bool
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
                                  timeout. It can also be a pair (tuple) of
@@ -200,8 +200,8 @@ class OauthApi:
             redirect_uri=redirect_uri,
             refresh_token=refresh_token,
             scope=scope,
-            continuous_refresh=continuous_refresh,
             refresh_on=refresh_on,
+            continuous_refresh=continuous_refresh,
             _request_auth=_request_auth,
             _content_type=_content_type,
             _headers=_headers,
@@ -231,8 +231,8 @@ class OauthApi:
         redirect_uri: Annotated[Optional[StrictStr], Field(description="Required when grant_type is authorization_code.")] = None,
         refresh_token: Annotated[Optional[StrictStr], Field(description="Required when grant_type is refresh_token.")] = None,
         scope: Annotated[Optional[StrictStr], Field(description="Required when grant_type is client_credentials.")] = None,
-        continuous_refresh: Annotated[Optional[StrictBool], Field(description="Set to true to receive a continuous refresh token (60-day expiration, refreshable indefinitely). Apps created before September 25, 2025 must send true; apps created on or after that date get continuous refresh tokens without it.")] = None,
         refresh_on: Annotated[Optional[StrictBool], Field(description="Deprecated (described upstream in 5.12-5.14; use continuous_refresh). With grant_type refresh_token, true asked for a new refresh token in the response (response_type everlasting_refresh).")] = None,
+        continuous_refresh: Annotated[Optional[StrictBool], Field(description="Set to true to receive a continuous refresh token (60-day expiration, refreshable indefinitely). Apps created before September 25, 2025 must send true; apps created on or after that date get continuous refresh tokens without it.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -260,10 +260,10 @@ class OauthApi:
         :type refresh_token: str
         :param scope: Required when grant_type is client_credentials.
         :type scope: str
-        :param continuous_refresh: Set to true to receive a continuous refresh token (60-day expiration, refreshable indefinitely). Apps created before September 25, 2025 must send true; apps created on or after that date get continuous refresh tokens without it.
-        :type continuous_refresh: bool
         :param refresh_on: Deprecated (described upstream in 5.12-5.14; use continuous_refresh). With grant_type refresh_token, true asked for a new refresh token in the response (response_type everlasting_refresh).
         :type refresh_on: bool
+        :param continuous_refresh: Set to true to receive a continuous refresh token (60-day expiration, refreshable indefinitely). Apps created before September 25, 2025 must send true; apps created on or after that date get continuous refresh tokens without it.
+        :type continuous_refresh: bool
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
                                  timeout. It can also be a pair (tuple) of
@@ -292,8 +292,8 @@ class OauthApi:
             redirect_uri=redirect_uri,
             refresh_token=refresh_token,
             scope=scope,
-            continuous_refresh=continuous_refresh,
             refresh_on=refresh_on,
+            continuous_refresh=continuous_refresh,
             _request_auth=_request_auth,
             _content_type=_content_type,
             _headers=_headers,
@@ -318,8 +318,8 @@ class OauthApi:
         redirect_uri,
         refresh_token,
         scope,
-        continuous_refresh,
         refresh_on,
+        continuous_refresh,
         _request_auth,
         _content_type,
         _headers,
@@ -354,10 +354,10 @@ class OauthApi:
             _form_params.append(('refresh_token', refresh_token))
         if scope is not None:
             _form_params.append(('scope', scope))
-        if continuous_refresh is not None:
-            _form_params.append(('continuous_refresh', continuous_refresh))
         if refresh_on is not None:
             _form_params.append(('refresh_on', refresh_on))
+        if continuous_refresh is not None:
+            _form_params.append(('continuous_refresh', continuous_refresh))
         # process the body parameter
 
 
