@@ -37,6 +37,13 @@ _exports = {
     "ConnectionFailedError": ".lib.errors",
     "RequestTimeoutError": ".lib.errors",
     "InsecureTransportError": ".lib.errors",
+    "Token": ".lib.tokens",
+    "TokenStore": ".lib.stores",
+    "MemoryTokenStore": ".lib.stores",
+    "FileTokenStore": ".lib.stores",
+    "TokenStoreError": ".lib.stores",
+    "TokenSession": ".lib.session",
+    "ReauthorizationRequired": ".lib.session",
     "Error": ".models.error",
     "GrantType": ".models.grant_type",
     "OauthAccessTokenResponse": ".models.oauth_access_token_response",
@@ -71,6 +78,17 @@ if _typing.TYPE_CHECKING:
         TransportError as TransportError,
         UnauthorizedError as UnauthorizedError,
         UnexpectedStatusError as UnexpectedStatusError,
+    )
+    from pinterest_oauth.lib.tokens import Token as Token
+    from pinterest_oauth.lib.stores import (
+        FileTokenStore as FileTokenStore,
+        MemoryTokenStore as MemoryTokenStore,
+        TokenStore as TokenStore,
+        TokenStoreError as TokenStoreError,
+    )
+    from pinterest_oauth.lib.session import (
+        ReauthorizationRequired as ReauthorizationRequired,
+        TokenSession as TokenSession,
     )
     from pinterest_oauth.models.error import Error as Error
     from pinterest_oauth.models.grant_type import GrantType as GrantType

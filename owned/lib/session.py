@@ -1,0 +1,339 @@
+"""`TokenSession`: hands out a valid access token for as long as the refresh token lives.
+
+    session = TokenSession(APP_ID, APP_SECRET, FileTokenStore("~/.config/app/pinterest.json"))
+    session.exchange_code(code, redirect_uri)      # once, after the user's consent
+    headers = {"Authorization": f"Bearer {session.access_token()}"}   # every time
+
+`access_token()` refreshes ahead of expiry (`refresh_margin`). Many threads asking at once
+cause one refresh (single flight); processes sharing a `FileTokenStore` too (its lock spans
+read, refresh and write, and a token another process refreshed is picked up without a
+request). The rotated refresh token is saved before the new access token is handed out; if
+saving fails the caller gets `TokenStoreError`, the stored token is left as it was, and the
+next call tries to save the new token again before anything else. A rejected refresh token
+raises `ReauthorizationRequired` and leaves the store untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterator, Optional, Union
+
+from pydantic import SecretStr
+
+from pinterest_oauth.exceptions import OpenApiException
+from pinterest_oauth.lib.client import ApiClient, Configuration, OauthApi, TimeoutArg
+from pinterest_oauth.lib.errors import PinterestApiError, RateLimitError, ServerError, TransportError
+from pinterest_oauth.lib.stores import TokenStore, TokenStoreError
+from pinterest_oauth.lib.tokens import Token
+from pinterest_oauth.lib.transport import RetryPolicy
+from pinterest_oauth.models.oauth_access_token_response import OauthAccessTokenResponse
+
+logger = logging.getLogger("pinterest_oauth.session")
+
+_DAY = 86400.0
+
+
+class ReauthorizationRequired(OpenApiException):
+    """The user must go through Pinterest's consent screen again (then `exchange_code`).
+
+    Raised when Pinterest rejects the refresh token (401 with code 283, or RFC 6749
+    `invalid_grant`), or when the store holds no usable token. The stored token is left as it
+    was. `status`, `code`, `error`, `error_description` come from the server's answer (None
+    otherwise); the original exception is `__cause__`.
+    """
+
+    def __init__(self, message: str, *, cause: Optional[PinterestApiError] = None) -> None:
+        super().__init__(message)
+        self.status: Optional[int] = cause.status if cause is not None else None
+        self.code: Optional[int] = cause.code if cause is not None else None
+        self.error: Optional[str] = cause.error if cause is not None else None
+        self.error_description: Optional[str] = cause.error_description if cause is not None else None
+
+
+def _seconds(value: Union[float, timedelta], name: str) -> float:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < float("inf"):
+        raise ValueError(f"{name} must be a non-negative number or a timedelta")
+    return float(seconds)
+
+
+class TokenSession:
+    """A valid access token on demand, kept in `store`.
+
+    :param client_id: the app id. :param client_secret: the app secret.
+    :param store: any `TokenStore` (`FileTokenStore`, `MemoryTokenStore`, your own).
+    :param host, timeouts, retry, allow_insecure_http: as for `Configuration`.
+    :param refresh_margin: refresh when the access token has less than this left
+        (seconds or timedelta; default 5 minutes).
+    :param continuous_refresh: sent with every exchange and refresh when not None (apps
+        created before 2025-09-25 need True to get rotating 60-day refresh tokens).
+    :param scope: sent with every refresh when not None (narrows the token's scopes).
+    :param warn_refresh_days: log a warning when the refresh token has fewer days left
+        (a number of days or a timedelta).
+    :param retry_refresh_after: after a refresh failed for a transient reason (connection,
+        timeout, 429, 5xx) while the current access token is still valid, keep handing that
+        token out and try again only after this many seconds.
+    :param clock: returns the current Unix time in seconds (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        store: TokenStore,
+        *,
+        host: Optional[str] = None,
+        timeouts: TimeoutArg = None,
+        retry: Optional[RetryPolicy] = None,
+        allow_insecure_http: bool = False,
+        refresh_margin: Union[float, timedelta] = 300.0,
+        continuous_refresh: Optional[bool] = None,
+        scope: Optional[str] = None,
+        warn_refresh_days: Union[float, timedelta] = 7.0,
+        retry_refresh_after: Union[float, timedelta] = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not isinstance(store, TokenStore):
+            raise TypeError("store must have load(), save(token) and lock() (see TokenStore)")
+        config = Configuration(
+            host=host, username=client_id, password=client_secret,
+            timeouts=timeouts, retry=retry, allow_insecure_http=allow_insecure_http,
+        )
+        self.store = store
+        self._client = ApiClient(config)
+        self._api = OauthApi(self._client)
+        self.refresh_margin = _seconds(refresh_margin, "refresh_margin")
+        self.retry_refresh_after = _seconds(retry_refresh_after, "retry_refresh_after")
+        self.warn_refresh_days = _seconds(warn_refresh_days, "warn_refresh_days") / (
+            _DAY if isinstance(warn_refresh_days, timedelta) else 1.0
+        )
+        self.continuous_refresh = continuous_refresh
+        self.scope = scope
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._current: Optional[Token] = None
+        # A refreshed token whose save failed: (the stored token it replaces, the new token).
+        self._pending: Optional[tuple[Token, Token]] = None
+        self._quiet_until = float("-inf")
+        self._warned_for: Optional[float] = None
+        # What the current store-locked section saved: (the token it replaced or None, new).
+        self._saved: Optional[tuple[Optional[Token], Token]] = None
+
+    # -- public API -----------------------------------------------------------------------
+
+    def access_token(self) -> str:
+        """A valid access token as a plain string, for `Authorization: Bearer <token>`.
+
+        Refreshes first when less than `refresh_margin` is left. Raises
+        `ReauthorizationRequired`, `TokenStoreError`, or the request's own exceptions.
+        """
+        return self.token().access_token.get_secret_value()
+
+    def token(self) -> Token:
+        """The current `Token` (valid for more than `refresh_margin`), refreshed if needed."""
+        current = self._current
+        now = self._clock()
+        if current is not None and self._pending is None and current.is_valid(now, self.refresh_margin):
+            self._warn_if_expiring(current, now)
+            return current
+        with self._lock:
+            now = self._clock()
+            current = self._current
+            if current is not None and self._pending is None:
+                if current.is_valid(now, self.refresh_margin):
+                    return current
+                if now < self._quiet_until and current.is_valid(now):
+                    self._warn_if_expiring(current, now)
+                    return current
+            with self._store_locked():
+                return self._get_locked(force=False)
+
+    def refresh(self) -> Token:
+        """Refresh now, e.g. after the API rejected the current access token. If another
+        session or process has already replaced the token this one handed out, that token is
+        used instead of sending a request."""
+        with self._lock, self._store_locked():
+            return self._get_locked(force=True)
+
+    def exchange_code(self, code: str, redirect_uri: str) -> Token:
+        """Exchange an authorization code for tokens and save them (replacing any stored token).
+
+        If saving fails, `TokenStoreError.token` holds the new token (the code is used up).
+        """
+        with self._lock, self._store_locked():
+            sent_at = self._clock()
+            response = self._api.oauth_token(
+                "authorization_code", code=code, redirect_uri=redirect_uri,
+                continuous_refresh=self.continuous_refresh,
+            )
+            return self._save_fresh(Token.from_response(response, sent_at=sent_at))
+
+    def start_from_refresh_token(self, refresh_token: str) -> Token:
+        """Refresh once with an existing refresh token and save the result (replacing any
+        stored token). Raises `ReauthorizationRequired` if Pinterest rejects it."""
+        with self._lock, self._store_locked():
+            sent_at = self._clock()
+            response = self._send_refresh(refresh_token)
+            token = Token.from_response(response, sent_at=sent_at)
+            if token.refresh_token is None:  # a refresh that does not rotate: keep the given one
+                token = dataclasses.replace(token, refresh_token=SecretStr(refresh_token))
+            return self._save_fresh(token)
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._client.close()
+
+    def __enter__(self) -> "TokenSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"TokenSession(client_id={self._client.configuration.username!r}, store={self.store!r})"
+
+    # -- internals (called with self._lock and the store's lock held) --------------------
+
+    @contextlib.contextmanager
+    def _store_locked(self) -> Iterator[None]:
+        """Hold the store's lock. A store may commit a save when its lock is released (a
+        database transaction): if releasing fails after a save, the save counts as failed."""
+        self._saved = None
+        done = False
+        try:
+            with self.store.lock():
+                yield
+                done = True
+        except BaseException as exc:
+            saved, self._saved = self._saved, None
+            if not done or saved is None:
+                raise
+            base, new = saved
+            self._current = None
+            if base is not None:
+                self._pending = (base, new)  # tried again on the next call
+            if not isinstance(exc, Exception):
+                raise
+            raise TokenStoreError(
+                f"{self.store!r} failed after saving the token ({type(exc).__name__}); it may not "
+                "have been saved" + ("; the next call will try again" if base is not None else ""),
+                token=new,
+            ) from exc
+        self._saved = None
+
+    def _get_locked(self, force: bool) -> Token:
+        stored = self._load()
+        now = self._clock()
+        if stored is None:
+            raise ReauthorizationRequired(
+                f"no token in {self.store!r}: authorize the app, then call exchange_code "
+                "(or start_from_refresh_token)"
+            )
+        if force:
+            replaced = self._current is not None and stored != self._current
+            if replaced and stored.is_valid(now, self.refresh_margin):
+                return self._adopt(stored, now)
+        elif stored.is_valid(now, self.refresh_margin):
+            return self._adopt(stored, now)
+        if stored.refresh_token is None:
+            if not force and stored.is_valid(now):
+                return self._adopt(stored, now)
+            raise ReauthorizationRequired("the stored token has expired and there is no refresh token")
+        sent_at = self._clock()
+        try:
+            response = self._send_refresh(stored.refresh_token.get_secret_value())
+        except (TransportError, ServerError, RateLimitError) as exc:
+            if force or not stored.is_valid(now):
+                raise
+            wait = self.retry_refresh_after
+            if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+                wait = max(wait, exc.retry_after)
+            self._quiet_until = now + wait
+            logger.warning(
+                "refreshing the access token failed (%s); the current one is valid for %d more "
+                "seconds, retrying in %d seconds", type(exc).__name__, stored.expires_at - now, wait,
+            )
+            return self._adopt(stored, now)
+        new = Token.from_response(response, sent_at=sent_at, previous=stored)
+        self._save(stored, new)
+        self._quiet_until = float("-inf")
+        return self._adopt(new, self._clock())
+
+    def _send_refresh(self, refresh_token: str) -> OauthAccessTokenResponse:
+        try:
+            return self._api.oauth_token(
+                "refresh_token", refresh_token=refresh_token, scope=self.scope,
+                continuous_refresh=self.continuous_refresh,
+            )
+        except PinterestApiError as exc:
+            if exc.is_invalid_grant:
+                raise ReauthorizationRequired(
+                    f"Pinterest rejected the refresh token ({exc}): the user must authorize the "
+                    "app again; the stored token was left as it was",
+                    cause=exc,
+                ) from exc
+            raise
+
+    def _load(self) -> Optional[Token]:
+        """Load the stored token, first saving a refreshed token whose save failed before."""
+        stored = self.store.load()
+        if self._pending is not None:
+            base, new = self._pending
+            if stored == base:
+                self._save(base, new)
+                stored = new
+            else:
+                logger.info("the stored token changed since a failed save; using the stored one")
+            self._pending = None
+        return stored
+
+    def _save(self, base: Token, new: Token) -> None:
+        """Save `new` (replacing `base`); on failure remember it and raise TokenStoreError."""
+        try:
+            self.store.save(new)
+        except BaseException as exc:
+            self._pending = (base, new)
+            if isinstance(exc, TokenStoreError) or not isinstance(exc, Exception):
+                raise
+            raise TokenStoreError(
+                f"{self.store!r} could not save the refreshed token ({type(exc).__name__}); "
+                "the next call will try again", token=new,
+            ) from exc
+        self._pending = None
+        self._saved = (base, new)
+
+    def _save_fresh(self, token: Token) -> Token:
+        try:
+            self.store.save(token)
+        except TokenStoreError:
+            raise
+        except Exception as exc:
+            raise TokenStoreError(
+                f"{self.store!r} could not save the new token ({type(exc).__name__})", token=token,
+            ) from exc
+        self._pending = None
+        self._saved = (None, token)
+        self._quiet_until = float("-inf")
+        return self._adopt(token, self._clock())
+
+    def _adopt(self, token: Token, now: float) -> Token:
+        """Make `token` the one handed out; warn once if its refresh token expires soon."""
+        self._current = token
+        self._warn_if_expiring(token, now)
+        return token
+
+    def _warn_if_expiring(self, token: Token, now: float) -> None:
+        expires = token.refresh_token_expires_at
+        if (token.refresh_token is not None and expires is not None and expires != self._warned_for
+                and expires - now < self.warn_refresh_days * _DAY):
+            self._warned_for = expires
+            logger.warning(
+                "the Pinterest refresh token expires in %.1f days (%s); when it does, the user "
+                "must authorize the app again", max(0.0, (expires - now) / _DAY),
+                datetime.fromtimestamp(expires, tz=timezone.utc).isoformat(timespec="seconds"),
+            )

@@ -1,0 +1,114 @@
+"""`Token`: absolute expiry times from a token response, stored form, hidden secrets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import SecretStr
+
+from pinterest_oauth import OauthAccessTokenResponse, Token
+from tokenkit import ACCESS_LIFE, REFRESH_LIFE, T0, token_body
+
+ACCESS = "pina_TESTACCESS0001"
+REFRESH = "pinr_TESTREFRESH0001"
+
+
+def response(body: bytes) -> OauthAccessTokenResponse:
+    parsed = OauthAccessTokenResponse.from_json(body.decode())
+    assert parsed is not None
+    return parsed
+
+
+def test_times_are_counted_from_the_send_time() -> None:
+    token = Token.from_response(response(token_body(ACCESS, REFRESH)), sent_at=T0)
+    assert token.access_token.get_secret_value() == ACCESS
+    assert token.refresh_token is not None and token.refresh_token.get_secret_value() == REFRESH
+    assert token.obtained_at == T0
+    assert token.expires_in == ACCESS_LIFE
+    assert token.expires_at == T0 + ACCESS_LIFE
+    assert token.refresh_token_expires_in == REFRESH_LIFE
+    assert token.refresh_token_expires_at == T0 + REFRESH_LIFE  # computed: the server sent none
+    assert (token.token_type, token.scope, token.response_type) == ("bearer", "boards:read,pins:read", "refresh_token")
+    assert dict(token.additional_properties) == {}
+
+
+def test_the_servers_refresh_expiry_wins_over_the_computed_one() -> None:
+    body = token_body(ACCESS, REFRESH, refresh_at=int(T0) + 1000)
+    token = Token.from_response(response(body), sent_at=T0)
+    assert token.refresh_token_expires_at == T0 + 1000
+    assert token.refresh_token_expires_in == REFRESH_LIFE
+
+
+def test_a_non_rotating_refresh_keeps_the_previous_refresh_token() -> None:
+    first = Token.from_response(response(token_body(ACCESS, REFRESH, refresh_at=int(T0) + 5000)), sent_at=T0)
+    body = token_body("pina_TESTACCESS0002", None, response_type="refresh_token")
+    second = Token.from_response(response(body), sent_at=T0 + 100, previous=first)
+    assert second.access_token.get_secret_value() == "pina_TESTACCESS0002"
+    assert second.expires_at == T0 + 100 + ACCESS_LIFE
+    assert second.refresh_token == first.refresh_token
+    assert second.refresh_token_expires_at == T0 + 5000
+    assert second.refresh_token_expires_in == REFRESH_LIFE
+    alone = Token.from_response(response(body), sent_at=T0)
+    assert alone.refresh_token is None and alone.refresh_token_expires_at is None
+
+
+def test_is_valid_respects_the_margin() -> None:
+    token = Token.from_response(response(token_body(ACCESS, expires_in=100)), sent_at=T0)
+    assert token.is_valid(T0 + 99.9)
+    assert not token.is_valid(T0 + 100)
+    assert token.is_valid(T0 + 39.9, margin=60)
+    assert not token.is_valid(T0 + 40, margin=60)
+
+
+def test_dict_round_trip_through_json_is_exact() -> None:
+    body = token_body(ACCESS, REFRESH, refresh_at=int(T0) + 7, new_field={"a": [1, 2]})
+    token = Token.from_response(response(body), sent_at=T0 + 0.123456789)
+    data = json.loads(json.dumps(token.to_dict()))
+    assert data == {
+        "version": 1, "access_token": ACCESS, "token_type": "bearer", "scope": "boards:read,pins:read",
+        "expires_in": ACCESS_LIFE, "expires_at": T0 + 0.123456789 + ACCESS_LIFE,
+        "obtained_at": T0 + 0.123456789, "refresh_token": REFRESH,
+        "refresh_token_expires_in": REFRESH_LIFE, "refresh_token_expires_at": T0 + 7,
+        "response_type": "refresh_token", "additional_properties": {"new_field": {"a": [1, 2]}},
+    }
+    again = Token.from_dict(data)
+    assert again == token
+    assert again.to_dict() == token.to_dict()
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"version": 2}, "version"),
+    ({"access_token": None}, "access_token"),
+    ({"expires_at": "soon"}, "expires_at"),
+    ({"expires_in": 1.5}, "expires_in"),
+    ({"expires_in": True}, "expires_in"),
+    ({"refresh_token": 12345}, "refresh_token"),
+    ({"expires_at": float("nan")}, "expires_at"),
+    ({"additional_properties": [1]}, "additional_properties"),
+])
+def test_from_dict_names_the_bad_field_never_its_value(change: dict[str, object], field: str) -> None:
+    data = Token.from_response(response(token_body(ACCESS, REFRESH)), sent_at=T0).to_dict()
+    data.update(change)
+    with pytest.raises(ValueError) as info:
+        Token.from_dict(data)
+    assert field in str(info.value)
+    assert ACCESS not in str(info.value) and REFRESH not in str(info.value)
+
+
+def test_repr_and_str_hide_every_secret() -> None:
+    body = token_body(ACCESS, REFRESH, id_token="TESTIDTOKEN0001", plan="pro")
+    token = Token.from_response(response(body), sent_at=T0)
+    for text in (repr(token), str(token), repr([token]), f"{token}"):
+        assert ACCESS not in text and REFRESH not in text and "TESTIDTOKEN0001" not in text
+        assert "2025-11-08T08:53:20+00:00" in text  # expires_at = T0 + 30 days, readable
+        assert "'plan': 'pro'" in text
+    assert token.additional_properties["id_token"] == "TESTIDTOKEN0001"  # kept, just not shown
+
+
+def test_token_is_frozen() -> None:
+    token = Token.from_response(response(token_body(ACCESS)), sent_at=T0)
+    with pytest.raises(AttributeError):
+        token.access_token = SecretStr("x")  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        token.additional_properties["x"] = 1  # type: ignore[index]
