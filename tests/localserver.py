@@ -19,6 +19,12 @@ from typing import Callable, Deque, Optional, Union
 HANG_LIMIT_S = 30.0  # a hanging reply never outlives this, even if a test forgets to stop
 
 
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog (5) overflows when many client threads connect at once, and an
+    # overflowed accept queue shows up as connection resets, not as slowness.
+    request_queue_size = 128
+
+
 @dataclass
 class Reply:
     """What the server answers to one request."""
@@ -57,7 +63,7 @@ class TokenServer:
         self.requests: list[Seen] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.httpd = _Server(("127.0.0.1", 0), self._handler_class())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
