@@ -5,12 +5,15 @@ so `except OpenApiException` catches them all; no json, pydantic, urllib3 or soc
 escapes. HTTP errors also subclass the generated `ApiException` (and its per-status classes),
 so code written against the plain generated client keeps working.
 
-Exception texts never contain the client secret, the Authorization header, codes or tokens.
+Exception texts never contain the client secret, the Authorization header, codes or tokens:
+they are built from parsed fields that have been scrubbed (see `redact`), never from raw
+bodies, and the underlying urllib3 / pydantic error is not chained into the traceback.
+All classes pickle (for multiprocessing and task queues).
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 from pinterest_oauth.exceptions import (
     ApiException,
@@ -30,29 +33,33 @@ INVALID_GRANT_CODE = 283
 class PinterestApiError(ApiException):
     """The server answered with a non-2xx status.
 
-    Attributes: `status`, `reason`, `headers`, `body` (raw text), `data` (the parsed
-    `Error` model for `{code, message}` bodies, else None), `code` / `message` (from
-    `{code, message}` bodies), `error` / `error_description` (from RFC 6749 bodies).
+    Attributes: `status`, `reason`, `headers`, `body` (raw text; read it explicitly, it is
+    never part of the exception text), `data` (the parsed `Error` model for `{code, message}`
+    bodies, else None), `code` / `message` (from `{code, message}` bodies), `error` /
+    `error_description` (from RFC 6749 `{error, error_description}` bodies), `retry_after`
+    (seconds, from a Retry-After header, else None).
     """
 
     def __init__(
         self,
         *,
         status: int,
-        reason: str | None,
-        headers: Mapping[str, str] | None,
-        body: str | None,
+        reason: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        body: Optional[str] = None,
         data: Any = None,
-        error: str | None = None,
-        error_description: str | None = None,
+        error: Optional[str] = None,
+        error_description: Optional[str] = None,
+        retry_after: Optional[float] = None,
         summary: str = "",
     ) -> None:
         super().__init__(status=status, reason=reason, body=body, data=data)
         self.headers = headers
-        self.code: int | None = getattr(data, "code", None)
-        self.message: str | None = getattr(data, "message", None)
+        self.code: Optional[int] = getattr(data, "code", None)
+        self.message: Optional[str] = getattr(data, "message", None)
         self.error = error
         self.error_description = error_description
+        self.retry_after = retry_after
         self._summary = summary
 
     @property
@@ -68,6 +75,19 @@ class PinterestApiError(ApiException):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
+
+    def __reduce__(self) -> Any:
+        state = dict(
+            status=self.status, reason=self.reason, body=self.body, data=self.data,
+            error=self.error, error_description=self.error_description,
+            retry_after=self.retry_after, summary=self._summary,
+            headers=dict(self.headers) if self.headers is not None else None,
+        )
+        return (_rebuild, (type(self), state))
+
+
+def _rebuild(cls: type, kwargs: dict[str, Any]) -> Any:
+    return cls(**kwargs)
 
 
 class BadRequestError(PinterestApiError, BadRequestException):
@@ -89,38 +109,53 @@ class NotFoundError(PinterestApiError, NotFoundException):
 class RateLimitError(PinterestApiError):
     """429: rate limited. `retry_after` is the server's Retry-After in seconds, if sent."""
 
-    def __init__(self, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.retry_after = retry_after
-
 
 class ServerError(PinterestApiError, ServiceException):
-    """5xx: the server failed; the request may or may not have been processed."""
+    """5xx: the server failed; except for 503, the request may have been processed."""
 
 
 class UnexpectedStatusError(PinterestApiError):
-    """Any other non-2xx status (3xx, 405, 409, ...)."""
+    """Any other non-2xx status (1xx, 3xx, 405, 409, ...). Redirects are never followed."""
 
 
 class InvalidResponseError(OpenApiException):
-    """A 2xx answer whose body is not a valid token response (not JSON, truncated, wrong types...).
+    """A 2xx answer whose body is not a valid token response.
 
-    `status` and `problem` (what was wrong) are set; the body itself is never part of the text.
+    `problem` says what was wrong (empty body, not JSON, truncated JSON, not an object,
+    missing or mistyped fields); `status` is the HTTP status. The body is never part of the text.
     """
 
-    def __init__(self, problem: str, *, status: int | None = None) -> None:
+    def __init__(self, problem: str, *, status: Optional[int] = None) -> None:
         super().__init__(f"invalid token response (HTTP {status}): {problem}")
         self.status = status
         self.problem = problem
 
+    def __reduce__(self) -> Any:
+        return (_rebuild_invalid, (type(self), self.problem, self.status))
+
+
+def _rebuild_invalid(cls: type, problem: str, status: Optional[int]) -> Any:
+    return cls(problem, status=status)
+
 
 class TransportError(OpenApiException):
-    """The HTTP exchange itself failed. `request_sent` says whether the request may have
-    reached the server (then it was not retried: a code or refresh token may be used up)."""
+    """The HTTP exchange itself failed.
+
+    `request_sent` is False when the request certainly never reached the server (it may have
+    been retried), True when it may have: then it is never sent again, because an
+    authorization code is single-use and a refresh may already have rotated the refresh token.
+    """
 
     def __init__(self, message: str, *, request_sent: bool) -> None:
         super().__init__(message)
         self.request_sent = request_sent
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_transport, (type(self), str(self), self.request_sent))
+
+
+def _rebuild_transport(cls: type, message: str, request_sent: bool) -> Any:
+    return cls(message, request_sent=request_sent)
 
 
 class ConnectionFailedError(TransportError):
@@ -128,7 +163,7 @@ class ConnectionFailedError(TransportError):
 
 
 class RequestTimeoutError(TransportError):
-    """The connect or read timeout expired."""
+    """The connect timeout (`request_sent` False) or read timeout (True) expired."""
 
 
 class InsecureTransportError(ApiValueError):

@@ -3,15 +3,18 @@
 Retry rules (a token request must never be sent twice once the server may have seen it:
 authorization codes are single-use and a refresh may already have rotated the refresh token):
 
-- retried: a connection that could not be established (nothing was sent), and 429 / 503
-  answers, after the server's Retry-After (seconds or HTTP date) or else a capped
-  exponential backoff with full jitter;
-- never retried: read timeouts, connections dropped after sending, 500 / 502 / 504.
+- retried: a connection that could not be established (refused, DNS failure, connect
+  timeout, proxy unreachable: nothing was sent), and 429 / 503 answers, after the server's
+  Retry-After (seconds or HTTP date; a longer wait than `RetryPolicy.max_retry_after` is not
+  made, the error is raised instead) or else a capped exponential backoff with full jitter;
+- never retried: read timeouts, connections dropped after sending, TLS failures, 500 / 502 / 504
+  and every other status.
 
 Logging goes to the `pinterest_oauth` logger at DEBUG: method, URL, status, timing and
 redacted headers and body. Switch it on with `Configuration(debug=True)` or the environment
-variable `PINTEREST_OAUTH_DEBUG=1`. http.client's own printing is disabled on our connections,
-so no setting prints the Authorization header or the form body.
+variable `PINTEREST_OAUTH_DEBUG=1` (read at import), or configure the logger yourself.
+http.client's own printing is disabled on our connections, so no setting (not even the
+generated `Configuration.debug`, which sets it process-wide) prints headers or the form body.
 """
 
 from __future__ import annotations
@@ -19,24 +22,28 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import logging
+import math
 import os
 import random
 import sys
 import time
-from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.client import HTTPException
+from typing import Any, Callable, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
 import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    DecodeError,
     HTTPError,
     NewConnectionError,
+    ProxyError,
     ReadTimeoutError,
+    SSLError,
 )
 
+from pinterest_oauth.exceptions import ApiValueError
 from pinterest_oauth.lib import redact
 from pinterest_oauth.lib.errors import (
     ConnectionFailedError,
@@ -50,105 +57,145 @@ logger = logging.getLogger("pinterest_oauth")
 DEBUG_ENV = "PINTEREST_OAUTH_DEBUG"
 
 
+def _positive_seconds(owner: str, name: str, value: Any, *, allow_zero: bool = False) -> None:
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and (value >= 0 if allow_zero else value > 0)
+    )
+    if not ok:
+        kind = "a non-negative" if allow_zero else "a positive"
+        raise ApiValueError(f"{owner}.{name} must be {kind} finite number of seconds, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds to wait for a connection and, once sent, for the answer."""
+    """Seconds to wait for a connection (`connect`) and, once sent, for each read of the
+    answer (`read`). Defaults: 10 s and 30 s."""
 
     connect: float = 10.0
     read: float = 30.0
 
     def __post_init__(self) -> None:
-        for name in ("connect", "read"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(f"Timeouts.{name} must be a positive number of seconds")
+        _positive_seconds("Timeouts", "connect", self.connect)
+        _positive_seconds("Timeouts", "read", self.read)
+        object.__setattr__(self, "_urllib3", urllib3.Timeout(connect=self.connect, read=self.read))
 
     def as_urllib3(self) -> urllib3.Timeout:
-        return urllib3.Timeout(connect=self.connect, read=self.read)
+        return self._urllib3  # type: ignore[attr-defined, no-any-return]
+
+
+def coerce_timeouts(value: Any, default: Timeouts) -> Timeouts:
+    """`Timeouts`, seconds for both, or a (connect, read) pair; None means `default`."""
+    if value is None:
+        return default
+    if isinstance(value, Timeouts):
+        return value
+    if isinstance(value, tuple) and len(value) == 2:
+        return Timeouts(connect=value[0], read=value[1])
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Timeouts(connect=value, read=value)
+    raise ApiValueError("timeout must be Timeouts, seconds, or a (connect, read) pair")
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     """When and how long to wait before sending a token request again.
 
-    `max_attempts` counts the first try (1 disables retries). A Retry-After longer than
-    `max_retry_after` is not waited for: the 429/503 is raised with `retry_after` set.
+    `max_attempts` counts the first try (1 disables retries). Without a Retry-After, retry n
+    waits a random time in [0, min(backoff_max, backoff_base * 2**(n-1))]. A Retry-After longer
+    than `max_retry_after` is not waited for: the 429/503 is raised with `retry_after` set.
+    `sleep` and `rand` are injectable for tests.
     """
 
     max_attempts: int = 3
     backoff_base: float = 0.5
     backoff_max: float = 8.0
-    max_retry_after: float = 60.0
+    max_retry_after: float = 30.0
     retry_statuses: frozenset[int] = frozenset({429, 503})
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    rand: Callable[[], float] = field(default=random.random, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise ValueError("RetryPolicy.max_attempts must be an integer >= 1")
-        if self.backoff_base < 0 or self.backoff_max < 0 or self.max_retry_after < 0:
-            raise ValueError("RetryPolicy delays must not be negative")
+        attempts = self.max_attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ApiValueError(f"RetryPolicy.max_attempts must be an integer >= 1, got {attempts!r}")
+        for name in ("backoff_base", "backoff_max", "max_retry_after"):
+            _positive_seconds("RetryPolicy", name, getattr(self, name), allow_zero=True)
+        if not self.retry_statuses <= {429, 503}:
+            raise ApiValueError("RetryPolicy.retry_statuses may only hold 429 and 503: other "
+                                "statuses may mean the request was processed")
+        object.__setattr__(self, "retry_statuses", frozenset(self.retry_statuses))
 
-    def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+    def backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff before retry number `attempt` (1-based)."""
-        return rand() * min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        return float(self.rand() * min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
 
 
+#: A policy that never retries.
 NO_RETRIES = RetryPolicy(max_attempts=1)
 
 
-def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+def parse_retry_after(value: Optional[str], now: Callable[[], float] = time.time) -> Optional[float]:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return float(min(int(value[:12]), 10**9))
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when is None or when.tzinfo is None:
+            return None
+        return max(0.0, when.timestamp() - now())
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when is None or when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now())
 
 
-class _QuietHTTPConnection(HTTPConnection):
-    """An HTTP connection that ignores http.client's process-wide debug printing."""
+# -- connections that never print -------------------------------------------------------
 
-    @property  # type: ignore[override]
-    def debuglevel(self) -> int:
-        return 0
-
-    @debuglevel.setter
-    def debuglevel(self, value: int) -> None:
-        pass
+def _no_debuglevel(self: object) -> int:
+    return 0
 
 
-class _QuietHTTPSConnection(HTTPSConnection):
-    """An HTTPS connection that ignores http.client's process-wide debug printing."""
-
-    debuglevel = _QuietHTTPConnection.debuglevel  # type: ignore[assignment]
+def _ignore_debuglevel(self: object, value: int) -> None:
+    pass
 
 
-class _QuietHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _QuietHTTPConnection
+_quiet_pool_classes: dict[type, type] = {}
 
 
-class _QuietHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _QuietHTTPSConnection
-
-
-QUIET_POOL_CLASSES = {"http": _QuietHTTPConnectionPool, "https": _QuietHTTPSConnectionPool}
+def _quiet_pool_class(pool_cls: type) -> type:
+    """A subclass of `pool_cls` whose connections ignore http.client's debuglevel (which the
+    generated Configuration.debug sets process-wide and which prints headers and bodies)."""
+    quiet = _quiet_pool_classes.get(pool_cls)
+    if quiet is None:
+        conn_cls = pool_cls.ConnectionCls  # type: ignore[attr-defined]
+        quiet_conn = type(f"Quiet{conn_cls.__name__}", (conn_cls,), {
+            "debuglevel": property(_no_debuglevel, _ignore_debuglevel),
+            "__module__": __name__,
+        })
+        quiet = type(f"Quiet{pool_cls.__name__}", (pool_cls,), {
+            "ConnectionCls": quiet_conn, "__module__": __name__,
+        })
+        _quiet_pool_classes[pool_cls] = quiet
+    return quiet
 
 
 def silence_http_client_debug(pool_manager: urllib3.PoolManager) -> None:
-    """Make `pool_manager` open only connections that never print headers or bodies."""
-    pool_manager.pool_classes_by_scheme = dict(QUIET_POOL_CLASSES)  # type: ignore[assignment]
+    """Make `pool_manager` (plain, proxy or SOCKS) open only connections that never print."""
+    pool_manager.pool_classes_by_scheme = {
+        scheme: _quiet_pool_class(cls) for scheme, cls in pool_manager.pool_classes_by_scheme.items()
+    }
 
+
+# -- https only ------------------------------------------------------------------------
 
 def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    """True for `localhost` and loopback address literals (127.0.0.0/8, ::1)."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -156,43 +203,124 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_secure_url(url: str, allow_insecure_http: bool) -> None:
-    """Refuse to send credentials anywhere but https, loopback, or an explicit opt-in."""
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        return
-    if parts.scheme == "http" and (allow_insecure_http or is_loopback(parts.hostname or "")):
-        return
-    raise InsecureTransportError(
-        f"refusing to send client credentials to {parts.scheme}://{parts.hostname}: "
-        "use https, or set Configuration(allow_insecure_http=True) to opt in"
-    )
+_checked_urls: dict[tuple[str, bool], str] = {}
 
+
+def check_secure_url(url: str, allow_insecure_http: bool) -> str:
+    """Refuse to send credentials anywhere but https, loopback, or an explicit opt-in.
+
+    Returns the URL as it may be shown (no userinfo, query or fragment); results are cached.
+    """
+    key = (url, allow_insecure_http)
+    shown = _checked_urls.get(key)
+    if shown is not None:
+        return shown
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ApiValueError("Configuration.host is not a valid URL") from None
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        raise ApiValueError(
+            f"Configuration.host must be an http(s) URL with a host, got scheme {parts.scheme!r}"
+        )
+    netloc = f"[{host}]" if ":" in host else host
+    shown = f"{parts.scheme}://{netloc}{f':{port}' if port is not None else ''}{parts.path}"
+    if parts.scheme == "http" and not (allow_insecure_http or is_loopback(host)):
+        raise InsecureTransportError(
+            f"refusing to send client credentials over plain http to {netloc}: use https, "
+            "or opt in with Configuration(allow_insecure_http=True)"
+        )
+    if len(_checked_urls) < 256:
+        _checked_urls[key] = shown
+    return shown
+
+
+# -- debug logging ---------------------------------------------------------------------
 
 def debug_enabled_by_env() -> bool:
     """True when PINTEREST_OAUTH_DEBUG asks for the package's redacted debug log."""
     return os.environ.get(DEBUG_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def enable_debug_logging() -> None:
-    """Send the package's redacted DEBUG log to stderr (idempotent)."""
-    logger.setLevel(logging.DEBUG)
-    if not any(getattr(h, "_pinterest_oauth", False) for h in logger.handlers):
+def enable_debug_logging(source: str = "config") -> None:
+    """Send the package's redacted DEBUG log to stderr (idempotent). `source` names who asked
+    ("config" for Configuration.debug, "env" for PINTEREST_OAUTH_DEBUG)."""
+    ours = [h for h in logger.handlers if getattr(h, "_pinterest_oauth", None)]
+    if not ours:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        handler._pinterest_oauth = True  # type: ignore[attr-defined]
+        handler._pinterest_oauth = {source}  # type: ignore[attr-defined]
+        handler._previous_level = logger.level  # type: ignore[attr-defined]
         logger.addHandler(handler)
+    else:
+        ours[0]._pinterest_oauth.add(source)  # type: ignore[attr-defined]
+    logger.setLevel(logging.DEBUG)
 
 
-def disable_debug_logging() -> None:
-    """Undo `enable_debug_logging`."""
-    logger.setLevel(logging.NOTSET)
-    for handler in [h for h in logger.handlers if getattr(h, "_pinterest_oauth", False)]:
-        logger.removeHandler(handler)
+def disable_debug_logging(source: str = "config") -> None:
+    """Withdraw `source`'s request for the debug log; when nobody asks any more, remove the
+    handler and restore the logger's earlier level. `disable_debug_logging("all")` forces it."""
+    for handler in [h for h in logger.handlers if getattr(h, "_pinterest_oauth", None)]:
+        sources = handler._pinterest_oauth  # type: ignore[attr-defined]
+        if source == "all":
+            sources.clear()
+        else:
+            sources.discard(source)
+        if not sources:
+            logger.removeHandler(handler)
+            logger.setLevel(handler._previous_level)  # type: ignore[attr-defined]
 
+
+class _Urllib3Scrubber(logging.Filter):
+    """Keeps server-sent bytes out of urllib3's own log records: its "Failed to parse headers"
+    warning quotes unparsed response headers (and attaches a traceback that does too); any
+    token-shaped word in its other records is masked. Runs only when urllib3 emits a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Failed to parse headers (url=%s): %s" and record.args:
+            url = record.args[0] if isinstance(record.args, tuple) else "?"
+            record.msg = "Failed to parse headers (url=%s): malformed response headers (content hidden)"
+            record.args = (url,)
+            record.exc_info = record.exc_text = None
+            return True
+        text = record.getMessage()
+        scrubbed = redact.scrub(text)
+        if scrubbed != text:
+            record.msg, record.args = scrubbed, ()
+        return True
+
+
+_URLLIB3_SCRUBBER = _Urllib3Scrubber()
+for _name in ("urllib3.connection", "urllib3.connectionpool", "urllib3.response", "urllib3.poolmanager",
+              "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_URLLIB3_SCRUBBER)
 
 if debug_enabled_by_env():
-    enable_debug_logging()
+    enable_debug_logging("env")
+
+
+# -- sending ---------------------------------------------------------------------------
+
+class Exchange:
+    """The final answer: status, reason, headers and the whole body."""
+
+    __slots__ = ("status", "reason", "headers", "data")
+
+    def __init__(self, status: int, reason: Optional[str], headers: Any, data: bytes) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.data = data
+
+
+class BodyDecodeError(Exception):
+    """The body could not be decoded (bad Content-Encoding); carries the status."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 def send(
@@ -203,56 +331,80 @@ def send(
     fields: Sequence[tuple[str, str]],
     timeouts: Timeouts,
     retry: RetryPolicy,
-    sleep: Callable[[float], None] = time.sleep,
-) -> urllib3.BaseHTTPResponse:
-    """POST `body` to `url` under the retry rules above; return the final response.
+    secrets: Sequence[Optional[str]] = (),
+    shown_url: Optional[str] = None,
+) -> Exchange:
+    """POST `body` to `url` under the retry rules above; return the final answer.
 
-    `fields` are the form fields, used only for the redacted debug log.
-    Raises ConnectionFailedError / RequestTimeoutError (TransportError).
+    `fields` (the form) and `secrets` serve only the redacted debug log; `shown_url` is the
+    URL as it may appear in logs and messages. Raises ConnectionFailedError /
+    RequestTimeoutError (TransportError), or BodyDecodeError for an undecodable 2xx/4xx body.
     """
+    shown = shown_url or url
     timeout = timeouts.as_urllib3()
     debug = logger.isEnabledFor(logging.DEBUG)
     attempt = 1
     while True:
         if debug:
             logger.debug(
-                "POST %s attempt %d headers=%s form=%s",
-                url, attempt, redact.redact_headers(headers), redact.redact_fields(fields),
+                "POST %s attempt %d/%d timeouts=(%g, %g) headers=%s form=%s",
+                shown, attempt, retry.max_attempts, timeouts.connect, timeouts.read,
+                redact.redact_headers(headers), redact.redact_fields(fields),
             )
         started = time.perf_counter()
+        failure: Optional[TransportError] = None
+        retryable = False
         try:
             response = pool.urlopen(
-                "POST", url, body=body, headers=headers, retries=False,
-                redirect=False, timeout=timeout, preload_content=True,
+                "POST", url, body=body, headers=headers, retries=False, redirect=False,
+                timeout=timeout, preload_content=False, decode_content=True,
             )
-        except (NewConnectionError, ConnectTimeoutError) as exc:
-            # Nothing reached the server: safe to try again.
-            if attempt < retry.max_attempts:
+            try:
+                data = response.data  # read and cached: wrappers of urlopen (scripts/record.py) see it too
+            except DecodeError:
+                raise BodyDecodeError(response.status) from None
+            finally:
+                response.release_conn()
+        except (NewConnectionError, ConnectTimeoutError, ProxyError) as exc:
+            # The connection was never established: nothing reached the server.
+            failure = _transport_error(exc, shown, request_sent=False)
+            retryable = True
+        except BodyDecodeError:
+            raise
+        except (HTTPError, HTTPException, OSError, ValueError) as exc:
+            failure = _transport_error(exc, shown, request_sent=True)
+        if failure is not None:
+            if debug:
+                logger.debug("POST %s attempt %d failed after %.1f ms: %s", shown, attempt,
+                             (time.perf_counter() - started) * 1000, failure)
+            if retryable and attempt < retry.max_attempts:
                 delay = retry.backoff(attempt)
-                _log_retry(debug, url, attempt, f"connection failed ({type(exc).__name__})", delay)
-                sleep(delay)
+                _log_retry(debug, shown, attempt, "connection failed", delay)
+                retry.sleep(delay)
                 attempt += 1
                 continue
-            raise _transport_error(exc, url, request_sent=False) from None
-        except (HTTPError, OSError) as exc:
-            raise _transport_error(exc, url, request_sent=True) from None
-        elapsed_ms = (time.perf_counter() - started) * 1000
+            raise failure
         if debug:
             logger.debug(
-                "POST %s -> %d in %.1f ms headers=%s body=%s",
-                url, response.status, elapsed_ms, redact.redact_headers(dict(response.headers)),
-                redact.redact_json_text(response.data.decode("utf-8", "replace")),
+                "POST %s -> %d %s in %.1f ms headers=%s body=%s",
+                shown, response.status, redact.scrub(response.reason or "", secrets),
+                (time.perf_counter() - started) * 1000,
+                redact.scrub(repr(redact.redact_headers(response.headers)), secrets),
+                redact.redact_body_text(data.decode("utf-8", "replace"), secrets),
             )
         if response.status in retry.retry_statuses and attempt < retry.max_attempts:
             wait = parse_retry_after(response.headers.get("Retry-After"))
             if wait is None:
                 wait = retry.backoff(attempt)
             if wait <= retry.max_retry_after:
-                _log_retry(debug, url, attempt, f"HTTP {response.status}", wait)
-                sleep(wait)
+                _log_retry(debug, shown, attempt, f"HTTP {response.status}", wait)
+                retry.sleep(wait)
                 attempt += 1
                 continue
-        return response
+            if debug:
+                logger.debug("POST %s: Retry-After %.0f s exceeds max_retry_after %.0f s; "
+                             "not retrying", shown, wait, retry.max_retry_after)
+        return Exchange(response.status, response.reason, response.headers, data)
 
 
 def _log_retry(debug: bool, url: str, attempt: int, why: str, delay: float) -> None:
@@ -260,25 +412,50 @@ def _log_retry(debug: bool, url: str, attempt: int, why: str, delay: float) -> N
         logger.debug("POST %s attempt %d: %s; retrying in %.2f s", url, attempt, why, delay)
 
 
+_MAY_HAVE_BEEN_PROCESSED = "; not retried: the server may have processed the request"
+
+
 def _transport_error(exc: BaseException, url: str, *, request_sent: bool) -> TransportError:
-    """Translate a urllib3/socket failure into the package's own exception, without secrets."""
-    where = urlsplit(url)
-    target = f"{where.scheme}://{where.netloc}{where.path}"
-    if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError, TimeoutError)) and not isinstance(
-        exc, NewConnectionError
-    ):
-        phase = "reading the answer" if request_sent else "connecting"
+    """Translate a urllib3/socket failure into the package's own exception, without secrets.
+
+    Only exception type names (and, for TLS, the local OpenSSL reason) go into the message:
+    urllib3 and http.client texts can quote bytes the server sent.
+    """
+    if isinstance(exc, ConnectTimeoutError) and not isinstance(exc, NewConnectionError):
+        return RequestTimeoutError(f"timed out connecting to {url}", request_sent=False)
+    if isinstance(exc, (ReadTimeoutError, TimeoutError)):
         return RequestTimeoutError(
-            f"timed out {phase} from POST {target}"
-            + ("; not retried, the server may have processed the request" if request_sent else ""),
-            request_sent=request_sent,
+            f"timed out waiting for the answer from POST {url}{_MAY_HAVE_BEEN_PROCESSED}",
+            request_sent=True,
         )
-    detail = type(exc).__name__
-    reason = getattr(exc, "reason", None) or (exc.args[0] if exc.args else None)
-    if isinstance(reason, BaseException):
-        detail = f"{detail}: {type(reason).__name__}"
+    chain = _causes(exc)
+    detail = ": ".join(type(e).__name__ for e in chain)
+    if isinstance(exc, SSLError):
+        verify = next((v for v in (getattr(e, "verify_message", None) for e in chain) if isinstance(v, str)), None)
+        if verify:
+            detail += f" ({verify})"
+        return ConnectionFailedError(f"TLS with {url} failed ({detail}){_MAY_HAVE_BEEN_PROCESSED}",
+                                     request_sent=True)
+    if not request_sent:
+        return ConnectionFailedError(f"could not connect to {url} ({detail})", request_sent=False)
     return ConnectionFailedError(
-        f"connection to {target} failed ({detail})"
-        + ("; not retried, the server may have processed the request" if request_sent else ""),
-        request_sent=request_sent,
+        f"connection to {url} broke before a complete answer ({detail}){_MAY_HAVE_BEEN_PROCESSED}",
+        request_sent=True,
     )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and the errors it wraps (urllib3 `reason`, a trailing exception argument, or
+    the chained cause), at most four deep."""
+    chain = [exc]
+    while len(chain) < 4:
+        cur = chain[-1]
+        nxt = getattr(cur, "reason", None)
+        if not isinstance(nxt, BaseException):
+            nxt = cur.args[-1] if cur.args and isinstance(cur.args[-1], BaseException) else None
+        if nxt is None:
+            nxt = cur.__cause__ or cur.__context__
+        if nxt is None or nxt in chain:
+            break
+        chain.append(nxt)
+    return chain
