@@ -43,6 +43,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes
+    connection: int = 0  # serial number of the TCP connection it arrived on (1, 2, ...)
 
     def header(self, name: str) -> Optional[str]:
         for key, value in self.headers.items():
@@ -61,6 +62,7 @@ class TokenServer:
         self.default: ReplySource = default or Reply(status=500, body=b'{"code": 0, "message": "no reply queued"}')
         self.queue: Deque[ReplySource] = collections.deque()
         self.requests: list[Seen] = []
+        self.connections = 0  # TCP connections accepted so far
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.httpd = _Server(("127.0.0.1", 0), self._handler_class())
@@ -103,11 +105,18 @@ class TokenServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
+            serial = 0
+
+            def setup(self) -> None:
+                super().setup()
+                with server.lock:
+                    server.connections += 1
+                    self.serial = server.connections
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                seen = Seen(self.command, self.path, dict(self.headers.items()), body)
+                seen = Seen(self.command, self.path, dict(self.headers.items()), body, self.serial)
                 server._answer(self, server._next(seen))
 
             do_GET = do_POST

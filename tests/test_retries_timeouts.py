@@ -10,6 +10,7 @@ import time
 from typing import Any, Iterator
 
 import pytest
+from urllib3.connectionpool import HTTPConnectionPool
 from failure_kit import ACCESS, CODE, REDIRECT_URI, make_api, no_sleep_policy, ok, refresh, token_json
 from localserver import Reply, TokenServer
 
@@ -61,20 +62,19 @@ def unanswered_port() -> Iterator[int]:
 
 # -- timeouts -------------------------------------------------------------------------------
 
-def test_documented_defaults_reach_urllib3(token_server: TokenServer) -> None:
+def test_documented_defaults_reach_urllib3(token_server: TokenServer, monkeypatch: pytest.MonkeyPatch) -> None:
     config = Configuration()
     assert config.timeouts == Timeouts(connect=10.0, read=30.0)
     assert config.retry == RetryPolicy(max_attempts=3, backoff_base=0.5, backoff_max=8.0, max_retry_after=30.0)
     api = make_api(token_server, retry=None)
     seen: list[Any] = []
-    pool = api.api_client.rest_client.pool_manager
-    real = pool.urlopen
+    real = HTTPConnectionPool.urlopen
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         seen.append((kwargs["timeout"], kwargs["retries"], kwargs["redirect"]))
         return real(*args, **kwargs)
 
-    pool.urlopen = spy  # type: ignore[method-assign]
+    monkeypatch.setattr(HTTPConnectionPool, "urlopen", spy)
     token_server.enqueue(ok())
     refresh(api)
     timeout, retries, redirect = seen[0]

@@ -140,8 +140,8 @@ class ApiClient(_GeneratedApiClient):
         transport.silence_http_client_debug(self.rest_client.pool_manager)
 
     def close(self) -> None:
-        """Close pooled connections."""
-        self.rest_client.pool_manager.clear()
+        """Close pooled connections (the client stays usable: later calls reconnect)."""
+        transport.close_pools(self.rest_client.pool_manager)
 
     def __exit__(self, *exc: object) -> None:
         self.close()

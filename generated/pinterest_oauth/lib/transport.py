@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 from urllib3.exceptions import (
+    ClosedPoolError,
     ConnectTimeoutError,
     DecodeError,
     HTTPError,
@@ -303,6 +304,50 @@ if debug_enabled_by_env():
 
 # -- sending ---------------------------------------------------------------------------
 
+_POOLS = "_pinterest_oauth_pools"
+
+
+def _open(manager: urllib3.PoolManager, url: str, **kw: Any) -> Any:
+    """`manager.urlopen("POST", url, **kw)`, minus the per-call pool lookup.
+
+    For a plain PoolManager the host's connection pool and the request path are cached on
+    the manager (keyed by URL, at most 16), which is what `PoolManager.urlopen` would
+    resolve on every call. A cached pool closed by `close_pools` (even by another thread,
+    mid-call) raises ClosedPoolError before anything is sent; it is then looked up again.
+    Proxy managers (they add proxy headers) and managers whose `urlopen` was wrapped on the
+    instance (as `scripts/record.py` does) go through their own `urlopen`.
+    """
+    if type(manager) is not urllib3.PoolManager or "urlopen" in manager.__dict__:
+        return manager.urlopen("POST", url, **kw)
+    for _ in range(3):
+        cache: dict[str, tuple[Any, str]] = manager.__dict__.setdefault(_POOLS, {})
+        entry = cache.get(url)
+        if entry is None:
+            if len(cache) >= 16:
+                cache.clear()
+            entry = (manager.connection_from_url(url), urllib3.util.parse_url(url).request_uri)
+            cache[url] = entry
+        pool, path = entry
+        try:
+            return pool.urlopen("POST", path, assert_same_host=False, **kw)
+        except ClosedPoolError:
+            cache.pop(url, None)
+    return manager.urlopen("POST", url, **kw)
+
+
+def close_pools(manager: urllib3.PoolManager) -> None:
+    """Close every pooled connection of `manager` (urllib3 2.x `clear()` only forgets them,
+    leaving their sockets open until garbage collection); the manager stays usable."""
+    pools = [pool for pool, _ in manager.__dict__.pop(_POOLS, {}).values()]
+    for key in manager.pools.keys():
+        pool = manager.pools.get(key)
+        if pool is not None:
+            pools.append(pool)
+    manager.clear()
+    for pool in pools:
+        pool.close()
+
+
 class Exchange:
     """The final answer: status, reason, headers and the whole body."""
 
@@ -355,8 +400,8 @@ def send(
         failure: Optional[TransportError] = None
         retryable = False
         try:
-            response = pool.urlopen(
-                "POST", url, body=body, headers=headers, retries=False, redirect=False,
+            response = _open(
+                pool, url, body=body, headers=headers, retries=False, redirect=False,
                 timeout=timeout, preload_content=False, decode_content=True,
             )
             try:
