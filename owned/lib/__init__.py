@@ -6,5 +6,8 @@ Everything here is ours (not generated) and is copied verbatim into the package 
 - `client`: the `OauthApi` / `ApiClient` / `Configuration` the package exports;
 - `transport`: the one module that owns HTTP: timeouts, retries, https-only, redacted logging;
 - `errors`: the exception family every failure of `oauth_token` belongs to;
-- `redact`: how secrets are hidden from logs, reprs and exception texts.
+- `redact`: how secrets are hidden from logs, reprs and exception texts;
+- `tokens`: `Token`, a token response with absolute expiry times;
+- `stores`: the `TokenStore` protocol, `MemoryTokenStore` and `FileTokenStore`;
+- `session`: `TokenSession`, a valid access token on demand, refreshed ahead of expiry.
 """
