@@ -52,6 +52,9 @@ install-wheel: build ## install the built wheel into .venv (what the tests impor
 test: install-wheel ## run every test against the installed wheel (network: 127.0.0.1 only)
 	$(PY) -m pytest
 
+test-fast: install-wheel ## every test except the slow ones (generator runs, fresh virtualenvs, sync of each upstream)
+	$(PY) -m pytest -m "not slow"
+
 typecheck: install-wheel ## mypy --strict on the user script under tests/ against the installed wheel
 	$(PY) -m pytest tests/test_typing.py
 
