@@ -456,6 +456,42 @@ def floor_line(results: dict[str, Any]) -> str:
             f"(pydantic adds {pydantic_ms:.0f} ms).")
 
 
+README_START = "<!-- bench:start (written by make bench) -->"
+README_END = "<!-- bench:end -->"
+
+
+def readme_block(results: dict[str, Any]) -> str:
+    """What `make bench` writes into the README: the machine, the ratio table, the floor
+    line and the regeneration times, all from this run."""
+    lines = [f"Latest run: {machine_line(results['machine'])}.", "", *ratio_table(results), "",
+             floor_line(results)]
+    regen = results.get("regeneration")
+    if regen:
+        lines += ["", f"Regeneration, same run: forced `make regenerate` "
+                      f"{regen['full_regenerate_s']['median']:.2f} s (≤ 5 s), no-op `make generate` "
+                      f"{regen['noop_generate_s']['median']:.3f} s (≤ 0.1 s), `make check-generated` "
+                      f"{regen['check_generated_s']['median']:.2f} s."]
+    return "\n".join(lines)
+
+
+def readme_parts(path: Path) -> tuple[str, str]:
+    """The README's text before and after its bench block; SystemExit unless the markers
+    appear exactly once each, in order."""
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(README_START), text.find(README_END)
+    if text.count(README_START) != 1 or text.count(README_END) != 1 or start > end:
+        raise SystemExit(f"bench: {path} needs one {README_START!r} ... {README_END!r} pair")
+    return text[:start], text[end + len(README_END):]
+
+
+def update_readme(path: Path, block: str) -> None:
+    """Replace the README's bench block with `block`, atomically (the rest is kept as is)."""
+    head, tail = readme_parts(path)
+    tmp = path.with_name(f".{path.name}.bench-tmp")
+    tmp.write_text(f"{head}{README_START}\n{block}\n{README_END}{tail}", encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def markdown(results: dict[str, Any]) -> str:
     pc, cs, t = results["per_call"], results["cold_start"], results["targets"]
     procs = cs["processes"]
@@ -554,6 +590,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--json", type=Path, help="results file (default .bench/results.json)")
     parser.add_argument("--markdown", type=Path,
                         help="table file (default docs/benchmark.md; .bench/benchmark-quick.md with --quick)")
+    parser.add_argument("--readme", type=Path,
+                        help="README whose bench block to rewrite (default README.md; none with --quick)")
     args = parser.parse_args(argv)
     quick = args.quick
     trials = args.trials or (2 if quick else 15)
@@ -562,6 +600,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cold_runs = args.cold_runs or (1 if quick else 11)
     json_path = args.json or REPO / ".bench" / "results.json"
     md_path = args.markdown or REPO / (".bench/benchmark-quick.md" if quick else "docs/benchmark.md")
+    readme_path = args.readme or (None if quick else REPO / "README.md")
+    if readme_path is not None:
+        readme_parts(readme_path)  # fail before measuring, not after
 
     command = " ".join(["scripts/bench.py", *(sys.argv[1:] if argv is None else argv)])
     results: dict[str, Any] = {"command": command, "machine": machine(), "quick": quick}
@@ -585,7 +626,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     md_path.parent.mkdir(parents=True, exist_ok=True)
     md_path.write_text(markdown(results))
     print(markdown(results))
-    print(f"bench: wrote {json_path} and {md_path}")
+    if readme_path is not None:
+        update_readme(readme_path, readme_block(results))
+    print(f"bench: wrote {json_path}, {md_path}" + (f" and the table in {readme_path}" if readme_path else ""))
     return 0
 
 

@@ -85,3 +85,43 @@ def test_quick_run_reports_every_metric(tmp_path: Path) -> None:
     for text in (out_json.read_text(), table, proc.stdout, proc.stderr):
         for secret in SECRETS:
             assert secret not in text
+
+
+def _bench_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_under_test", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readme_block_is_replaced_and_nothing_else(tmp_path: Path) -> None:
+    bench = _bench_module()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nbefore\n{bench.README_START}\nold table\n{bench.README_END}\nafter\n")
+    bench.update_readme(readme, "| new | table |")
+    assert readme.read_text() == (
+        f"# Title\n\nbefore\n{bench.README_START}\n| new | table |\n{bench.README_END}\nafter\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+
+
+def test_a_readme_without_its_markers_is_refused_untouched(tmp_path: Path) -> None:
+    import pytest
+
+    bench = _bench_module()
+    readme = tmp_path / "README.md"
+    for text in ("no markers\n", f"{bench.README_END}\n{bench.README_START}\n",
+                 f"{bench.README_START}\n{bench.README_START}\n{bench.README_END}\n"):
+        readme.write_text(text)
+        with pytest.raises(SystemExit, match="needs one"):
+            bench.update_readme(readme, "x")
+        assert readme.read_text() == text
+
+
+def test_the_repository_readme_has_the_bench_block() -> None:
+    bench = _bench_module()
+    head, tail = bench.readme_parts(REPO / "README.md")
+    assert "## Performance" in head and tail.strip()
