@@ -338,7 +338,8 @@ def _open(manager: urllib3.PoolManager, url: str, **kw: Any) -> Any:
 def close_pools(manager: urllib3.PoolManager) -> None:
     """Close every pooled connection of `manager` (urllib3 2.x `clear()` only forgets them,
     leaving their sockets open until garbage collection); the manager stays usable."""
-    pools = [pool for pool, _ in manager.__dict__.pop(_POOLS, {}).values()]
+    cached = list(manager.__dict__.pop(_POOLS, {}).values())  # one C call: safe if a caller adds
+    pools = [pool for pool, _ in cached]
     for key in manager.pools.keys():
         pool = manager.pools.get(key)
         if pool is not None:
