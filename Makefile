@@ -55,7 +55,7 @@ test: install-wheel ## run every test against the installed wheel (network: 127.
 test-fast: install-wheel ## every test except the slow ones (generator runs, fresh virtualenvs, sync of each upstream)
 	$(PY) -m pytest -m "not slow"
 
-typecheck: install-wheel ## mypy --strict on the user script under tests/ against the installed wheel
+typecheck: install-wheel ## mypy --strict on pinterest_oauth.lib and on a user script under tests/, against the installed wheel
 	$(PY) -m pytest tests/test_typing.py
 
 sync-spec: $(VENV_STAMP) ## rebuild openapi.yaml from UPSTREAM=path (ACCEPT_REMOVALS=1 to accept removals)
