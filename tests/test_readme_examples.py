@@ -52,3 +52,10 @@ def test_the_sqlite_store_example(token_server: TokenServer, tmp_path: Path) -> 
     assert reopened.expires_at == T0 + ACCESS_LIFE + ACCESS_LIFE
     first.close()
     second.close()
+
+
+def test_every_python_block_in_the_readme_compiles() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), re.S)
+    assert len(blocks) >= 5
+    for number, block in enumerate(blocks, 1):
+        compile(block, f"README.md python block {number}", "exec")
