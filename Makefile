@@ -11,7 +11,7 @@ WHEEL_STAMP := dist/.built
 GENERATED_FILES := $(shell find generated -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
 .DEFAULT_GOAL := all
-.PHONY: all help venv generate regenerate check-generated build install-wheel test test-fast typecheck \
+.PHONY: all help venv generate regenerate check-generated build install-wheel test test-fast test-python typecheck \
 	sync-spec record bench clean distclean
 
 all: build ## set up .venv, regenerate if an input changed, build wheel + sdist into dist/
@@ -54,6 +54,20 @@ test: install-wheel ## run every test against the installed wheel (network: 127.
 
 test-fast: install-wheel ## every test except the slow ones (generator runs, fresh virtualenvs, sync of each upstream)
 	$(PY) -m pytest -m "not slow"
+
+OTHER_PYTHON ?= python3.12
+OTHER_VENV = .tmp/venv-$(notdir $(OTHER_PYTHON))
+RUNTIME_PINS = urllib3 pydantic python-dateutil typing-extensions
+TEST_TOOLS = pyyaml openapi-spec-validator jsonschema pytest pytest-timeout hypothesis mypy authlib requests
+
+# The package's runtime dependencies at their pinned versions; the test tools at whatever
+# release supports that interpreter (the pins in requirements-tools.txt are for .venv's).
+test-python: build ## the non-slow tests under another interpreter: make test-python OTHER_PYTHON=python3.10
+	rm -rf $(OTHER_VENV)
+	$(OTHER_PYTHON) -m venv $(OTHER_VENV)
+	$(OTHER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(wildcard dist/*.whl) \
+		$$(grep -E '^($(subst $(eval) ,|,$(RUNTIME_PINS)))==' requirements-tools.txt) $(TEST_TOOLS)
+	$(OTHER_VENV)/bin/python -m pytest -m "not slow"
 
 typecheck: install-wheel ## mypy --strict on pinterest_oauth.lib and on a user script under tests/, against the installed wheel
 	$(PY) -m pytest tests/test_typing.py
