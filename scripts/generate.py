@@ -94,7 +94,7 @@ def up_to_date() -> bool:
 
 
 def main() -> int:
-    if len(sys.argv) == 1 and up_to_date():
+    if len(sys.argv) == 1 and up_to_date():  # no flags: the common, cheap case
         print("generate: inputs unchanged, generated/ is up to date")
         return 0
     import argparse
@@ -118,9 +118,7 @@ def main() -> int:
         print("check-generated: generated/ matches openapi.yaml, generator-config.yaml and owned/")
         return 0
 
-    if not args.force and up_to_date():
-        print("generate: inputs unchanged, generated/ is up to date")
-        return 0
+    # Without --force or --check the up-to-date case has already returned above.
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
         fresh = Path(tmp) / "out"
         run_generator(fresh)

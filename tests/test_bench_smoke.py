@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conftest import REPO
 
 BENCH = REPO / "scripts" / "bench.py"
@@ -109,8 +111,6 @@ def test_the_readme_block_is_replaced_and_nothing_else(tmp_path: Path) -> None:
 
 
 def test_a_readme_without_its_markers_is_refused_untouched(tmp_path: Path) -> None:
-    import pytest
-
     bench = _bench_module()
     readme = tmp_path / "README.md"
     for text in ("no markers\n", f"{bench.README_END}\n{bench.README_START}\n",
