@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
-UPSTREAM ?= ../shared/upstream/pinterest-api-v5.23.0.yaml
+UPSTREAM ?= upstream/pinterest-api-v5.23.0.yaml
 WHEEL_STAMP := dist/.built
 GENERATED_FILES := $(shell find generated -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
@@ -72,7 +72,7 @@ test-python: build ## the non-slow tests under another interpreter: make test-py
 typecheck: install-wheel ## mypy --strict on pinterest_oauth.lib and on a user script under tests/, against the installed wheel
 	$(PY) -m pytest tests/test_typing.py
 
-sync-spec: $(VENV_STAMP) ## rebuild openapi.yaml from UPSTREAM=path (ACCEPT_REMOVALS=1 to accept removals)
+sync-spec: $(VENV_STAMP) ## rebuild openapi.yaml from UPSTREAM=path (default: upstream/, 5.23.0; ACCEPT_REMOVALS=1 to accept removals)
 	$(PY) scripts/sync_spec.py --upstream $(UPSTREAM) $(if $(ACCEPT_REMOVALS),--accept-removals)
 
 record: install-wheel ## record live exchanges (needs PINTEREST_APP_ID, PINTEREST_APP_SECRET, ...; see README)
