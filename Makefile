@@ -72,8 +72,8 @@ test-python: build ## the non-slow tests under another interpreter: make test-py
 typecheck: install-wheel ## mypy --strict on pinterest_oauth.lib and on a user script under tests/, against the installed wheel
 	$(PY) -m pytest tests/test_typing.py
 
-sync-spec: $(VENV_STAMP) ## rebuild openapi.yaml from UPSTREAM=path (default: upstream/, 5.23.0; ACCEPT_REMOVALS=1 to accept removals)
-	$(PY) scripts/sync_spec.py --upstream $(UPSTREAM) $(if $(ACCEPT_REMOVALS),--accept-removals)
+sync-spec: $(VENV_STAMP) ## rebuild openapi.yaml from UPSTREAM=path-or-https-URL (default: upstream/, 5.23.0; ACCEPT_REMOVALS=1)
+	$(PY) scripts/sync_spec.py --upstream '$(UPSTREAM)' $(if $(ACCEPT_REMOVALS),--accept-removals)
 
 record: install-wheel ## record live exchanges (needs PINTEREST_APP_ID, PINTEREST_APP_SECRET, ...; see README)
 	$(PY) scripts/record.py
