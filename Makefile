@@ -7,12 +7,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 UPSTREAM ?= upstream/pinterest-api-v5.23.0.yaml
+UPSTREAM_BASE_URL ?= https://raw.githubusercontent.com/pinterest/api-description
 WHEEL_STAMP := dist/.built
 GENERATED_FILES := $(shell find generated -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
 .DEFAULT_GOAL := all
 .PHONY: all help venv generate regenerate check-generated build install-wheel test test-fast test-python typecheck \
-	sync-spec record bench clean distclean
+	sync-spec update-upstream record bench clean distclean
 
 all: build ## set up .venv, regenerate if an input changed, build wheel + sdist into dist/
 
@@ -74,6 +75,10 @@ typecheck: install-wheel ## mypy --strict on pinterest_oauth.lib and on a user s
 
 sync-spec: $(VENV_STAMP) ## rebuild openapi.yaml from UPSTREAM=path-or-https-URL (default: upstream/, 5.23.0; ACCEPT_REMOVALS=1)
 	$(PY) scripts/sync_spec.py --upstream '$(UPSTREAM)' $(if $(ACCEPT_REMOVALS),--accept-removals)
+
+update-upstream: $(VENV_STAMP) ## fetch Pinterest's description VERSION=x.y.z into upstream/ (REF=tag, COMMIT=sha, UPSTREAM_BASE_URL)
+	$(PY) scripts/update_upstream.py --version '$(VERSION)' --base-url '$(UPSTREAM_BASE_URL)' \
+		$(if $(REF),--ref '$(REF)') $(if $(COMMIT),--commit '$(COMMIT)')
 
 record: install-wheel ## record live exchanges (needs PINTEREST_APP_ID, PINTEREST_APP_SECRET, ...; see README)
 	$(PY) scripts/record.py

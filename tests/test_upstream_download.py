@@ -1,4 +1,4 @@
-"""Downloading Pinterest's description: `sync-spec --upstream URL` (issue 11).
+"""Downloading Pinterest's description: `sync-spec --upstream URL` and `update-upstream` (issue 11).
 
 Served by the scripted server on 127.0.0.1; "offline" is a port nothing listens on.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ YAML = [("Content-Type", "text/plain; charset=utf-8")]
 
 sys.path.insert(0, str(REPO / "scripts"))
 import http_fetch  # noqa: E402
+import update_upstream  # noqa: E402
 
 
 def base(server: TokenServer) -> str:
@@ -124,3 +126,88 @@ def test_download_returns_size_and_sha256(tmp_path: Path) -> None:
     assert (size, digest) == (len(body), hashlib.sha256(body).hexdigest())
     assert (tmp_path / "f.yaml").read_bytes() == body
 
+
+# ------------------------------------------------------------------ update-upstream
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A copy of upstream/'s bookkeeping (README, SHA256SUMS, LICENSE) and one description."""
+    target = tmp_path / "upstream"
+    target.mkdir()
+    for name in ("README.md", "SHA256SUMS", "LICENSE", "pinterest-api-v5.23.0.yaml"):
+        shutil.copy2(REPO / "upstream" / name, target / name)
+    return target
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in folder.iterdir()}
+
+
+def spec_of_version(version: str) -> bytes:
+    data = V523.read_bytes()
+    assert data.count(b"\n  version: 5.23.0\n") == 1
+    return data.replace(b"\n  version: 5.23.0\n", f"\n  version: {version}\n".encode())
+
+
+def test_update_upstream_writes_file_sum_and_row(folder: Path) -> None:
+    body = spec_of_version("5.99.0")
+    before = snapshot(folder)
+    with TokenServer(default=Reply(headers=YAML, body=body)) as server:
+        url_base = f"{base(server)}/pinterest/api-description"
+        proc = run_script("update_upstream.py", "--version", "5.99.0", "--base-url", url_base, "--dir", folder)
+        again = run_script("update_upstream.py", "--version", "5.99.0", "--base-url", url_base, "--dir", folder)
+    assert proc.returncode == 0, proc.stderr
+    assert [seen.path for seen in server.requests] == ["/pinterest/api-description/v5.99.0/v5/openapi.yaml"] * 2
+    written = folder / "pinterest-api-v5.99.0.yaml"
+    assert written.read_bytes() == body
+    digest = hashlib.sha256(body).hexdigest()
+    sums = (folder / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
+    assert sums == before["SHA256SUMS"].decode().splitlines()[:-1] + [f"{digest}  {written.name}", sums[-1]]
+    assert sums[-1].endswith("  LICENSE")
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    row = [line for line in readme.splitlines() if line.startswith(f"| {written.name} |")]
+    assert len(row) == 1 and row[0].startswith(f"| {written.name} | 5.99.0 | not recorded | not recorded | "
+                                               f"make update-upstream from {url_base}/v5.99.0/v5/openapi.yaml, ")
+    assert readme.replace(row[0] + "\n", "") == before["README.md"].decode()
+    assert again.returncode == 0 and "already present" in again.stdout
+    assert (folder / "README.md").read_text(encoding="utf-8") == readme
+    assert sorted(snapshot(folder)) == sorted([*before, written.name])  # no temporary file left
+
+
+def test_update_upstream_records_a_given_ref_and_commit(folder: Path) -> None:
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    with TokenServer(default=Reply(headers=YAML, body=spec_of_version("5.99.1"))) as server:
+        proc = run_script("update_upstream.py", "--version", "5.99.1", "--base-url", base(server), "--ref", "main",
+                          "--commit", commit, "--dir", folder)
+    assert proc.returncode == 0, proc.stderr
+    assert [seen.path for seen in server.requests] == ["/main/v5/openapi.yaml"]
+    assert f"| pinterest-api-v5.99.1.yaml | 5.99.1 | {commit} | not recorded |" in (
+        folder / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("reply, version, message", [
+    (Reply(status=404, headers=YAML, body=b"404: Not Found"), "5.99.0", "HTTP 404"),
+    (Reply(headers=YAML, body=V523.read_bytes()), "5.99.0", "describes version 5.23.0, not 5.99.0"),
+    (Reply(headers=YAML, body=b"title: not openapi\n"), "5.99.0", "not an OpenAPI 3.x description"),
+    (Reply(headers=YAML, body=spec_of_version("5.23.0").replace(b"sha", b"shA", 1)), "5.23.0",
+     "exists with other content"),
+    (None, "5.99.0", "cannot connect to 127.0.0.1"),
+    (None, "5.99", "VERSION must look like 5.28.0"),
+])
+def test_update_upstream_failures_write_nothing(folder: Path, reply: Reply | None, version: str,
+                                                message: str) -> None:
+    before = snapshot(folder)
+    if reply is None:
+        url_base = closed_port_url().split("/pinterest/")[0]
+        proc = run_script("update_upstream.py", "--version", version, "--base-url", url_base, "--dir", folder)
+    else:
+        with TokenServer(default=reply) as server:
+            proc = run_script("update_upstream.py", "--version", version, "--base-url", base(server), "--dir", folder)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert message in one_line_error(proc.stderr, "update-upstream: error: ")
+    assert snapshot(folder) == before
+
+
+def test_sums_and_rows_sort_by_version_number() -> None:
+    sums = update_upstream.sums_with("a  LICENSE\nb  pinterest-api-v5.9.0.yaml\n", "pinterest-api-v5.10.0.yaml", "c")
+    assert sums == "b  pinterest-api-v5.9.0.yaml\nc  pinterest-api-v5.10.0.yaml\na  LICENSE\n"
