@@ -53,7 +53,7 @@ install-wheel: build ## install the built wheel into .venv (what the tests impor
 test: install-wheel ## run every test against the installed wheel (network: 127.0.0.1 only)
 	$(PY) -m pytest
 
-test-fast: install-wheel ## every test except the slow ones (generator runs, fresh virtualenvs, sync of each upstream)
+test-fast: install-wheel ## every test except the slow ones (generator runs, fresh virtualenvs, sync of each upstream, a bare clone)
 	$(PY) -m pytest -m "not slow"
 
 OTHER_PYTHON ?= python3.12
