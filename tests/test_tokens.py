@@ -112,3 +112,14 @@ def test_token_is_frozen() -> None:
         token.access_token = SecretStr("x")  # type: ignore[misc]
     with pytest.raises(TypeError):
         token.additional_properties["x"] = 1  # type: ignore[index]
+
+
+def test_token_pickles_and_copies() -> None:
+    import copy
+    import pickle
+
+    token = Token.from_response(response(token_body(ACCESS, REFRESH, plan="pro")), sent_at=T0)
+    for back in (pickle.loads(pickle.dumps(token)), copy.copy(token), copy.deepcopy(token)):
+        assert back == token and back.to_dict() == token.to_dict()
+        with pytest.raises(TypeError):
+            back.additional_properties["x"] = 1  # type: ignore[index]  # still read-only
