@@ -62,6 +62,8 @@ STATUS_CASES = [
     (504, ServerError, ServiceException),
     (599, ServerError, ServiceException),
     (302, UnexpectedStatusError, ApiException),
+    (499, UnexpectedStatusError, ApiException),
+    (600, UnexpectedStatusError, ApiException),
     (405, UnexpectedStatusError, ApiException),
     (418, UnexpectedStatusError, ApiException),
 ]
@@ -385,3 +387,14 @@ def test_every_http_class_is_an_api_exception() -> None:
         assert issubclass(cls, PinterestApiError) and issubclass(cls, ApiException)
     for cls in (InvalidResponseError, ConnectionFailedError, RequestTimeoutError):
         assert issubclass(cls, OpenApiException) and not issubclass(cls, ApiException)
+
+
+def test_optional_constructor_arguments_are_keyword_only() -> None:
+    """`status=`, `request_sent=` and the HTTP fields cannot be passed by position (a reordering
+    of the parameters would otherwise change meaning silently)."""
+    with pytest.raises(TypeError):
+        InvalidResponseError("empty body", 200)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ConnectionFailedError("could not connect", False)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ServerError(500)  # type: ignore[misc]
