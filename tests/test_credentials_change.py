@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from conftest import CLIENT_ID, CLIENT_SECRET
-from failure_kit import ok
+from fakes import ok
 from localserver import TokenServer
 from pinterest_oauth import ApiClient, ApiValueError, Configuration, OauthApi
 

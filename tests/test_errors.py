@@ -9,7 +9,7 @@ import pickle
 import time
 
 import pytest
-from failure_kit import ACCESS, NEW_REFRESH, REFRESH, leaks, exception_texts, make_api, ok, refresh, token_json
+from fakes import ACCESS, NEW_REFRESH, REFRESH, T0, exception_texts, leaks, make_api, make_token, ok, refresh, token_json
 from localserver import Reply, TokenServer
 from urllib3 import HTTPHeaderDict
 
@@ -23,7 +23,6 @@ from pinterest_oauth import (
     InvalidResponseError,
     InsecureTransportError,
     NotFoundError,
-    OauthAccessTokenResponse,
     OpenApiException,
     PinterestApiError,
     RateLimitError,
@@ -311,8 +310,7 @@ def test_missing_credentials_send_nothing(token_server: TokenServer) -> None:
 # -- the family -----------------------------------------------------------------------------
 
 def _token() -> Token:
-    body = token_json(extra_field={"nested": [1, 2]})
-    return Token.from_response(OauthAccessTokenResponse.from_json(body.decode()), sent_at=1_760_000_000.5)  # type: ignore[arg-type]
+    return make_token(extra_field={"nested": [1, 2]}, sent_at=T0 + 0.5)
 
 
 def _headers() -> HTTPHeaderDict:

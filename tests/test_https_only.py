@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import CLIENT_ID, CLIENT_SECRET
-from failure_kit import ACCESS, leaks, exception_texts, ok, token_json
+from fakes import ACCESS, leaks, exception_texts, ok, token_json
 from localserver import Reply, TokenServer
 
 from pinterest_oauth import (

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import pytest
 from urllib3.connectionpool import HTTPConnectionPool
-from failure_kit import ACCESS, CODE, REDIRECT_URI, make_api, no_sleep_policy, ok, refresh, token_json
+from fakes import ACCESS, CODE, REDIRECT_URI, make_api, no_sleep_policy, ok, refresh, token_json
 from localserver import Reply, TokenServer
 
 from pinterest_oauth import (

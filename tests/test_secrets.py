@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 import pytest
 from conftest import CLIENT_ID, CLIENT_SECRET
-from failure_kit import (
+from fakes import (
     ACCESS, BASIC, CODE, NEW_REFRESH, REDIRECT_URI, REFRESH, SECRETS, exception_texts, leaks, make_api, no_sleep_policy,
     ok, refresh, token_json,
 )

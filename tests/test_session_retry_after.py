@@ -9,11 +9,9 @@ import pytest
 
 from conftest import CLIENT_ID, CLIENT_SECRET
 from localserver import Reply, TokenServer
-from pinterest_oauth import MemoryTokenStore, OauthAccessTokenResponse, RetryPolicy, Token, TokenSession
-from tokenkit import ACCESS_LIFE, T0, Clock, ok, token_body
+from fakes import A1, A2, ACCESS_LIFE, R1, R2, T0, Clock, make_token, ok, token_body
+from pinterest_oauth import MemoryTokenStore, RetryPolicy, TokenSession
 
-A1, R1 = "pina_TESTACCESS0001", "pinr_TESTREFRESH0001"
-A2, R2 = "pina_TESTACCESS0002", "pinr_TESTREFRESH0002"
 QUIET = 30.0  # retry_refresh_after
 START = T0 + ACCESS_LIFE - 200  # inside the 300 s refresh margin, still valid
 
@@ -26,9 +24,7 @@ START = T0 + ACCESS_LIFE - 200  # inside the 300 s refresh margin, still valid
 ])
 def test_the_session_waits_for_the_servers_retry_after(token_server: TokenServer, status: int,
                                                        retry_after: str | None, quiet: float) -> None:
-    first = Token.from_response(OauthAccessTokenResponse.from_json(token_body(A1, R1).decode()),  # type: ignore[arg-type]
-                                sent_at=T0)
-    store = MemoryTokenStore(first)
+    store = MemoryTokenStore(make_token(A1, R1))
     clock = Clock(START)
     sleeps: list[float] = []
     # The transport's own retry is on, as by default; a Retry-After beyond its cap is not slept.

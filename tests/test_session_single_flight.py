@@ -14,11 +14,9 @@ from typing import Any, Optional
 
 from conftest import CLIENT_ID, CLIENT_SECRET
 from localserver import Reply, Seen, TokenServer
-from pinterest_oauth import OauthAccessTokenResponse, RetryPolicy, Token, TokenSession
-from tokenkit import ACCESS_LIFE, T0, Clock, form, ok, token_body
+from fakes import A1, A2, ACCESS_LIFE, R1, R2, T0, Clock, form, make_token, ok, token_body
+from pinterest_oauth import RetryPolicy, Token, TokenSession
 
-A1, R1 = "pina_TESTACCESS0001", "pinr_TESTREFRESH0001"
-A2, R2 = "pina_TESTACCESS0002", "pinr_TESTREFRESH0002"
 THREADS = 32
 WINDOW_S = 0.5  # how long the first refresh stays in flight once every thread has asked
 
@@ -42,9 +40,7 @@ class UnlockedStore:
 
 
 def test_32_threads_with_a_store_that_does_not_lock_cause_one_refresh() -> None:
-    first = Token.from_response(OauthAccessTokenResponse.from_json(token_body(A1, R1).decode()),  # type: ignore[arg-type]
-                                sent_at=T0)
-    store = UnlockedStore(first)
+    store = UnlockedStore(make_token(A1, R1))
     clock = Clock(T0 + ACCESS_LIFE)  # expired: every thread needs a refresh
     asking = 0
     counter = threading.Lock()

@@ -14,13 +14,12 @@ from typing import Any
 
 import pytest
 
-from pinterest_oauth import FileTokenStore, OauthAccessTokenResponse, Token
-from tokenkit import T0, token_body
+from fakes import make_token
+from pinterest_oauth import FileTokenStore, Token
 
 
 def _token(access: str) -> Token:
-    body = token_body(access, "pinr_TESTDURABLE0001").decode()
-    return Token.from_response(OauthAccessTokenResponse.from_json(body), sent_at=T0)  # type: ignore[arg-type]
+    return make_token(access, "pinr_TESTDURABLE0001")
 
 
 def _record(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:

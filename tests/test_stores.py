@@ -14,17 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from pinterest_oauth import FileTokenStore, MemoryTokenStore, OauthAccessTokenResponse, Token, TokenStore, TokenStoreError
-from tokenkit import T0, run_child, token_body
+from fakes import T0, make_token, run_child
+from pinterest_oauth import FileTokenStore, MemoryTokenStore, TokenStore, TokenStoreError
 
-OLD = Token.from_response(
-    OauthAccessTokenResponse.from_json(token_body("pina_TESTOLD0001", "pinr_TESTOLD0001").decode()),  # type: ignore[arg-type]
-    sent_at=T0,
-)
-NEW = Token.from_response(
-    OauthAccessTokenResponse.from_json(token_body("pina_TESTNEW0001", "pinr_TESTNEW0001").decode()),  # type: ignore[arg-type]
-    sent_at=T0 + 100,
-)
+OLD = make_token("pina_TESTOLD0001", "pinr_TESTOLD0001")
+NEW = make_token("pina_TESTNEW0001", "pinr_TESTNEW0001", sent_at=T0 + 100)
 BEFORE_RENAME = ("tmp_created", "tmp_written", "tmp_synced")
 
 
