@@ -78,8 +78,8 @@ class Target:
 TARGETS = {t.name: t for t in [
     Target("errors", ("tests/test_errors.py", "tests/test_session.py", "tests/test_session_retry_after.py",
                       "tests/test_secrets.py")),
-    Target("redact", ("tests/test_secrets.py", "tests/test_errors.py", "tests/test_tokens.py",
-                      "tests/test_https_only.py")),
+    Target("redact", ("tests/test_redact.py", "tests/test_secrets.py", "tests/test_errors.py",
+                      "tests/test_tokens.py")),
     Target("transport", ("tests/test_retries_timeouts.py", "tests/test_https_only.py", "tests/test_errors.py",
                          "tests/test_connections.py", "tests/test_secrets.py", "tests/test_credentials_change.py")),
     Target("tokens", ("tests/test_tokens.py", "tests/test_stores.py", "tests/test_session.py",
