@@ -4,6 +4,7 @@
     python scripts/mutate.py transport stores     # just these
     python scripts/mutate.py --minutes 3 session  # a different time box (per module)
     python scripts/mutate.py --fresh errors       # forget earlier results, start over
+    python scripts/mutate.py --survivors redact   # run only the mutants that survived last time
     python scripts/mutate.py --report             # rewrite docs/mutation.md from the sessions
 
 The tests import the *installed* wheel, so a runtime module is mutated where the tests import
@@ -28,7 +29,6 @@ import importlib.util
 import json
 import os
 import shlex
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -41,8 +41,10 @@ from typing import Any, Optional
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
 REPORT = ROOT / "docs" / "mutation.md"
+README = ROOT / "README.md"
 EQUIVALENTS = ROOT / "docs" / "mutation-equivalents.yaml"
 BEGIN, END = "<!-- mutation:begin -->", "<!-- mutation:end -->"
+README_BEGIN, README_END = "<!-- mutation-scores:start -->", "<!-- mutation-scores:end -->"
 PER_MUTANT_TIMEOUT_S = 60.0  # a mutant whose tests run longer (a hang) counts as a timeout: killed
 DEFAULT_MINUTES = 6.0
 
@@ -147,12 +149,25 @@ def prepare(target: Target, fresh: bool) -> Path:
     return session
 
 
-def run(target: Target, minutes: float, fresh: bool) -> None:
+def forget_survivors(session: Path) -> None:
+    """Make the mutants that survived pending again."""
+    db = sqlite3.connect(session)
+    try:
+        with db:
+            db.execute("DELETE FROM work_results WHERE lower(worker_outcome) = 'normal' "
+                       "AND lower(test_outcome) = 'survived'")
+    finally:
+        db.close()
+
+
+def run(target: Target, minutes: float, fresh: bool, survivors: bool = False) -> None:
     mutated = target.mutated_file()
     original = target.source().read_bytes()
     if mutated.read_bytes() != original:
         raise SystemExit(f"mutate: {mutated} differs from {target.source()}; run `make install-wheel` first")
     session = prepare(target, fresh)
+    if survivors:
+        forget_survivors(session)
     backup = WORK / f"{target.name}.orig.py"
     backup.write_bytes(original)
     for pyc in (mutated.parent / "__pycache__").glob(f"{target.name}.*.pyc"):
@@ -249,46 +264,72 @@ def explanation(module: str, row: dict[str, Any], equivalents: list[dict[str, st
     return None
 
 
-def report() -> str:
+def summarize(name: str, equivalents: list[dict[str, str]]) -> Optional[dict[str, Any]]:
+    """Counts and survivors of one module's session, None if it never ran."""
+    session = WORK / f"{name}.sqlite"
+    if not session.exists():
+        return None
+    rows = results(session)
+    c = counts(session)
+    survivors = [(r, explanation(name, r, equivalents)) for r in rows if outcome(r) == "survived"]
+    equivalent = sum(1 for _, why in survivors if why)
+    judged = c["killed"] + c["timeout"] + c["survived"] - equivalent
+    c.update(mutants=len(rows), equivalent=equivalent, unexplained=len(survivors) - equivalent,
+             score=f"{100 * (c['killed'] + c['timeout']) / judged:.1f}%" if judged else "-")
+    return {"counts": c, "survivors": survivors}
+
+
+def report() -> tuple[str, str]:
+    """The full report (docs/mutation.md) and the README's score table."""
     equivalents = load_equivalents()
-    out = ["| module | mutants | killed | timeout | survived | equivalent | unexplained | pending | score |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    full = ["| module | mutants | killed | timeout | survived | of which equivalent | unexplained | not run yet "
+            "| score |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    short = ["| module | mutants | killed + timeout | equivalent | unexplained | not run yet | score |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     details: list[str] = []
-    for name, target in TARGETS.items():
-        session = WORK / f"{name}.sqlite"
-        if not session.exists():
-            out.append(f"| {name} | not run | | | | | | | |")
+    for name in TARGETS:
+        summary = summarize(name, equivalents)
+        if summary is None:
+            full.append(f"| {name} | not run | | | | | | | |")
+            short.append(f"| {name} | not run | | | | | |")
             continue
-        rows = results(session)
-        c = counts(session)
-        survivors = [r for r in rows if outcome(r) == "survived"]
-        explained = [(r, explanation(name, r, equivalents)) for r in survivors]
-        n_equiv = sum(1 for _, why in explained if why)
-        done = c["killed"] + c["timeout"] + c["survived"] - n_equiv
-        kill = f"{100 * (c['killed'] + c['timeout']) / done:.1f}%" if done else "-"
-        out.append(f"| {name} | {len(rows)} | {c['killed']} | {c['timeout']} | {c['survived']} | {n_equiv} | "
-                   f"{len(survivors) - n_equiv} | {c['pending']} | {kill} |")
-        if survivors:
+        c = summary["counts"]
+        full.append(f"| {name} | {c['mutants']} | {c['killed']} | {c['timeout']} | {c['survived']} | "
+                    f"{c['equivalent']} | {c['unexplained']} | {c['pending']} | {c['score']} |")
+        short.append(f"| {name} | {c['mutants']} | {c['killed'] + c['timeout']} | {c['equivalent']} | "
+                     f"{c['unexplained']} | {c['pending']} | {c['score']} |")
+        if summary["survivors"]:
             details.append(f"\n**{name}** survivors:\n")
-            for row, why in explained:
+            for row, why in summary["survivors"]:
                 details.append(f"- line {row['line']}, {row['operator'].removeprefix('core/')}: {mutated_line(row)}"
                                f" — {('equivalent: ' + why) if why else 'UNEXPLAINED'}")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    note = ("Score = (killed + timeout) / (mutants run − equivalent survivors). "
+            f"Report written {when}.")
     pending = "\n".join(f"- `{m}`: {why}" for m, why in PENDING.items())
-    return "\n".join(out + ["", "Score = (killed + timeout) / (mutants run − equivalent survivors).",
-                            "", "Not mutated yet:", pending, *details]) + "\n"
+    full_text = "\n".join(full + ["", note, "", "Not mutated yet:", pending, *details]) + "\n"
+    short_text = "\n".join(short + ["", note + " Not mutated yet: " + ", ".join(f"`{m}` ({why})"
+                                                                        for m, why in PENDING.items()) + "."]) + "\n"
+    return full_text, short_text
+
+
+def replace_between(path: Path, begin: str, end: str, body: str) -> None:
+    """Rewrite the text between two marker lines of `path`, atomically."""
+    text = path.read_text()
+    if text.count(begin) != 1 or text.count(end) != 1:
+        raise SystemExit(f"mutate: {path} needs one {begin} and one {end} marker")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(f"{head}{begin}\n{body}{end}{tail}")
+    tmp.replace(path)
 
 
 def write_report() -> None:
-    text = REPORT.read_text() if REPORT.exists() else f"# Mutation testing\n\n{BEGIN}\n{END}\n"
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"mutate: {REPORT} lacks the {BEGIN} / {END} markers")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{BEGIN}\n{report()}{END}{tail}"
-    tmp = REPORT.with_suffix(".md.tmp")
-    tmp.write_text(new)
-    tmp.replace(REPORT)
-    print(f"mutate: wrote {REPORT.relative_to(ROOT)}")
+    full, short = report()
+    replace_between(REPORT, BEGIN, END, full)
+    replace_between(README, README_BEGIN, README_END, short)
+    print(f"mutate: wrote {REPORT.relative_to(ROOT)} and the table in {README.name}")
 
 
 def main() -> int:
@@ -297,6 +338,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=float(os.environ.get("MUTATE_MINUTES", DEFAULT_MINUTES)),
                         help="time box per module (default %(default)s)")
     parser.add_argument("--fresh", action="store_true", help="discard earlier results of these modules")
+    parser.add_argument("--survivors", action="store_true",
+                        help="run again only the mutants that survived (after adding tests)")
     parser.add_argument("--report", action="store_true", help="only rewrite the report")
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in TARGETS]
@@ -305,7 +348,7 @@ def main() -> int:
     if not args.report:
         for name in args.modules or list(TARGETS):
             started = time.monotonic()
-            run(TARGETS[name], args.minutes, args.fresh)
+            run(TARGETS[name], args.minutes, args.fresh, args.survivors)
             print(f"mutate: {name}: {time.monotonic() - started:.0f} s", flush=True)
     write_report()
     return 0
