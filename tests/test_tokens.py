@@ -120,3 +120,12 @@ def test_token_pickles_and_copies() -> None:
         assert back == token and back.to_dict() == token.to_dict()
         with pytest.raises(TypeError):
             back.additional_properties["x"] = 1  # type: ignore[index]  # still read-only
+
+
+@pytest.mark.parametrize("when", [1e12, 1e17, 1e19, -1e18], ids=["ValueError", "OSError", "OverflowError", "negative"])
+def test_repr_survives_times_no_calendar_can_show(when: float) -> None:
+    """A stored token may carry any finite time; repr shows it as a number instead of failing
+    (each value makes datetime raise a different error on Linux)."""
+    data = Token.from_response(response(token_body(ACCESS, REFRESH)), sent_at=T0).to_dict()
+    token = Token.from_dict({**data, "expires_at": when, "refresh_token_expires_at": when})
+    assert f"expires_at={when!r}" in repr(token) and f"refresh_token_expires_at={when!r}" in repr(token)
