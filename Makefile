@@ -13,7 +13,7 @@ GENERATED_FILES := $(shell find generated -type f -not -path '*/__pycache__/*' 2
 
 .DEFAULT_GOAL := all
 .PHONY: all help venv generate regenerate check-generated build install-wheel test test-fast test-python typecheck \
-	sync-spec update-upstream record bench clean distclean
+	sync-spec update-upstream record bench mutate clean distclean
 
 all: build ## set up .venv, regenerate if an input changed, build wheel + sdist into dist/
 
@@ -86,8 +86,13 @@ record: install-wheel ## record live exchanges (needs PINTEREST_APP_ID, PINTERES
 bench: install-wheel ## benchmark per-call cost, cold start and regeneration (writes .bench/ and docs/benchmark.md)
 	$(PY) scripts/bench.py
 
+MINUTES ?= 6
+MODULES ?=
+mutate: install-wheel ## mutation testing (cosmic-ray) per owned module, each time-boxed (MODULES="transport stores" MINUTES=6); report: docs/mutation.md
+	$(PY) scripts/mutate.py $(MODULES) --minutes $(MINUTES)
+
 clean: ## remove build output and caches (keeps .venv)
-	rm -rf dist build .tmp .pytest_cache .mypy_cache .hypothesis .bench
+	rm -rf dist build .tmp .pytest_cache .mypy_cache .hypothesis .bench .mutation
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean ## also remove the tool environment .venv

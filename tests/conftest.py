@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -16,6 +18,20 @@ from localserver import TokenServer  # noqa: E402
 # Test credentials: a secret with ':', '+' and non-ASCII, as a real one may have.
 CLIENT_ID = "1234567"
 CLIENT_SECRET = "s3cr:t+Päss/wörd=="
+
+
+# Property tests draw the same examples on every run ("ci", the default): a failure in CI is
+# reproduced by running the same test here; HYPOTHESIS_PROFILE=explore draws new ones each run
+# (a failure then prints its seed and a @reproduce_failure blob).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, database=None, print_blob=True)
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    mode = "derandomized: the same examples every run" if settings.default.derandomize else "random seed, printed on failure"
+    return f"hypothesis: profile {HYPOTHESIS_PROFILE!r} ({mode})"
 
 
 def pytest_configure(config: pytest.Config) -> None:

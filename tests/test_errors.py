@@ -9,8 +9,9 @@ import pickle
 import time
 
 import pytest
-from failure_kit import ACCESS, NEW_REFRESH, REFRESH, leaks, exception_texts, make_api, ok, refresh, token_json
+from fakes import ACCESS, NEW_REFRESH, REFRESH, T0, exception_texts, leaks, make_api, make_token, ok, refresh, token_json
 from localserver import Reply, TokenServer
+from urllib3 import HTTPHeaderDict
 
 from pinterest_oauth import (
     ApiException,
@@ -20,12 +21,16 @@ from pinterest_oauth import (
     ConnectionFailedError,
     ForbiddenError,
     InvalidResponseError,
+    InsecureTransportError,
     NotFoundError,
     OpenApiException,
     PinterestApiError,
     RateLimitError,
+    ReauthorizationRequired,
     RequestTimeoutError,
     ServerError,
+    Token,
+    TokenStoreError,
     TransportError,
     UnauthorizedError,
     UnexpectedStatusError,
@@ -37,6 +42,7 @@ from pinterest_oauth.exceptions import (
     ServiceException,
     UnauthorizedException,
 )
+from pinterest_oauth.models.error import Error
 
 
 def json_reply(status: int, obj: object, *headers: tuple[str, str]) -> Reply:
@@ -55,6 +61,8 @@ STATUS_CASES = [
     (504, ServerError, ServiceException),
     (599, ServerError, ServiceException),
     (302, UnexpectedStatusError, ApiException),
+    (499, UnexpectedStatusError, ApiException),
+    (600, UnexpectedStatusError, ApiException),
     (405, UnexpectedStatusError, ApiException),
     (418, UnexpectedStatusError, ApiException),
 ]
@@ -301,23 +309,74 @@ def test_missing_credentials_send_nothing(token_server: TokenServer) -> None:
 
 # -- the family -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(
-    "exc",
-    [
-        RateLimitError(status=429, reason="Too Many Requests", headers={"Retry-After": "3"}, body="{}",
-                       retry_after=3.0, error="slow_down", summary="slow_down"),
-        ServerError(status=500, summary="code 1: boom"),
+def _token() -> Token:
+    return make_token(extra_field={"nested": [1, 2]}, sent_at=T0 + 0.5)
+
+
+def _headers() -> HTTPHeaderDict:
+    headers = HTTPHeaderDict({"Content-Type": "application/json", "Retry-After": "3"})
+    headers.add("Set-Cookie", "a=1")
+    headers.add("Set-Cookie", "b=2")
+    return headers
+
+
+def _samples() -> list[BaseException]:
+    """One instance of every exception class the package defines, every attribute set."""
+    http = dict(reason="Reason", headers=_headers(), body='{"code": 8, "message": "m"}',
+                data=Error(code=8, message="m"), error="slow_down", error_description="wait",
+                retry_after=3.0, summary="code 8: m")
+    samples: list[BaseException] = [
+        cls(status=status, **http)  # type: ignore[arg-type]
+        for cls, status in [(PinterestApiError, 400), (BadRequestError, 400), (UnauthorizedError, 401),
+                            (ForbiddenError, 403), (NotFoundError, 404), (RateLimitError, 429),
+                            (ServerError, 503), (UnexpectedStatusError, 418)]
+    ]
+    samples += [
         InvalidResponseError("empty body", status=200),
+        TransportError("broke", request_sent=True),
         ConnectionFailedError("could not connect", request_sent=False),
         RequestTimeoutError("timed out", request_sent=True),
-    ],
-    ids=lambda e: type(e).__name__,
-)
-def test_exceptions_pickle(exc: OpenApiException) -> None:
+        InsecureTransportError("refusing to send client credentials over plain http"),
+        TokenStoreError("could not save", token=_token(), committed=True),
+        ReauthorizationRequired("authorize again", cause=UnauthorizedError(
+            status=401, data=Error(code=283, message="invalid grant"), error="invalid_grant",
+            error_description="revoked")),
+    ]
+    return samples
+
+
+def test_every_exception_class_has_a_pickle_sample() -> None:
+    """A new exception class must join the pickle test below."""
+    import pinterest_oauth.lib.errors as errors_module
+    import pinterest_oauth.lib.session as session_module
+    import pinterest_oauth.lib.stores as stores_module
+
+    defined = {obj for module in (errors_module, stores_module, session_module) for obj in vars(module).values()
+               if isinstance(obj, type) and issubclass(obj, BaseException) and obj.__module__ == module.__name__}
+    assert defined == {type(e) for e in _samples()}
+
+
+@pytest.mark.parametrize("exc", _samples(), ids=lambda e: type(e).__name__)
+def test_exceptions_pickle_with_every_attribute(exc: BaseException) -> None:
     back = pickle.loads(pickle.dumps(exc))
-    assert type(back) is type(exc) and str(back) == str(exc)
-    for name in ("status", "retry_after", "error", "request_sent", "problem"):
-        assert getattr(back, name, None) == getattr(exc, name, None)
+    assert type(back) is type(exc)
+    assert (str(back), repr(back), back.args) == (str(exc), repr(exc), exc.args)
+    assert set(vars(back)) == set(vars(exc))
+    for name, value in vars(exc).items():
+        assert getattr(back, name) == value, name
+    if isinstance(exc, PinterestApiError):
+        # Every field a handler reads, checked by name (a rebuilt exception that dropped one
+        # would fail the loop above only if it also dropped it from vars()).
+        for name in ("status", "reason", "body", "data", "code", "message", "error", "error_description",
+                     "retry_after"):
+            assert getattr(back, name) == getattr(exc, name) is not None, name
+        assert back.is_invalid_grant == exc.is_invalid_grant
+        # The headers stay a case-insensitive, multi-valued mapping.
+        assert back.headers["content-type"] == "application/json"
+        assert back.headers.getlist("Set-Cookie") == ["a=1", "b=2"]
+    if isinstance(exc, TokenStoreError):
+        assert back.token == exc.token and back.committed is True
+        assert back.token is not None and back.token.additional_properties == {"extra_field": {"nested": [1, 2]}}
 
 
 def test_every_http_class_is_an_api_exception() -> None:
@@ -326,3 +385,14 @@ def test_every_http_class_is_an_api_exception() -> None:
         assert issubclass(cls, PinterestApiError) and issubclass(cls, ApiException)
     for cls in (InvalidResponseError, ConnectionFailedError, RequestTimeoutError):
         assert issubclass(cls, OpenApiException) and not issubclass(cls, ApiException)
+
+
+def test_optional_constructor_arguments_are_keyword_only() -> None:
+    """`status=`, `request_sent=` and the HTTP fields cannot be passed by position (a reordering
+    of the parameters would otherwise change meaning silently)."""
+    with pytest.raises(TypeError):
+        InvalidResponseError("empty body", 200)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ConnectionFailedError("could not connect", False)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ServerError(500)  # type: ignore[misc]

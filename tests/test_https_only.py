@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import pytest
 from conftest import CLIENT_ID, CLIENT_SECRET
-from failure_kit import ACCESS, leaks, exception_texts, ok
-from localserver import TokenServer
+from fakes import ACCESS, leaks, exception_texts, ok, token_json
+from localserver import Reply, TokenServer
 
-from pinterest_oauth import ApiClient, ApiValueError, Configuration, InsecureTransportError, OauthApi, RetryPolicy
+from pinterest_oauth import (
+    ApiClient, ApiValueError, BadRequestError, Configuration, ConnectionFailedError, InsecureTransportError,
+    InvalidResponseError, OauthApi, RequestTimeoutError, RetryPolicy,
+)
 from pinterest_oauth.lib.transport import check_secure_url, is_loopback
 
 
@@ -80,3 +83,67 @@ def test_refusal_never_quotes_credentials_in_the_url(token_server: TokenServer) 
         api.oauth_token(grant_type="client_credentials")
     assert leaks(exception_texts(info.value)) == []
     assert token_server.requests == []
+
+
+# -- the decision is cached per (URL, opt-in): one never answers for the other -----------------
+
+@pytest.mark.parametrize("first_allowed", [True, False], ids=["opt-in first", "refusal first"])
+def test_the_same_url_with_and_without_the_opt_in(token_server: TokenServer, first_allowed: bool) -> None:
+    host = "http://api.cache-check.example/v5"
+    token_server.enqueue(ok(), ok())
+    allowed, refused = (api_via_proxy(token_server, host, allow_insecure_http=flag) for flag in (True, False))
+    for api in ([allowed, refused, allowed, refused] if first_allowed else [refused, allowed, refused, allowed]):
+        if api is allowed:
+            assert api.oauth_token(grant_type="client_credentials").access_token.get_secret_value() == ACCESS
+        else:
+            with pytest.raises(InsecureTransportError):
+                api.oauth_token(grant_type="client_credentials")
+    assert [seen.path for seen in token_server.requests] == [f"{host}/oauth/token"] * 2
+    url = f"{host}/oauth/token"
+    assert check_secure_url(url, True) == url
+    with pytest.raises(InsecureTransportError):
+        check_secure_url(url, False)
+
+
+# -- a host with user:password@ never shows them -----------------------------------------------
+
+USERINFO = "someuser:pa55-w0rd"
+
+
+def _without_userinfo_everywhere(texts: list[str]) -> None:
+    joined = "\n".join(texts)
+    assert "pa55-w0rd" not in joined and "someuser" not in joined and "@" not in joined, joined
+
+
+FAILURES = {"refused": ConnectionFailedError, "reset": ConnectionFailedError, "closed": ConnectionFailedError,
+            "read timeout": RequestTimeoutError, "http error": BadRequestError, "invalid body": InvalidResponseError,
+            "plain http": InsecureTransportError, "bad port": ApiValueError}
+
+
+@pytest.mark.parametrize("case", FAILURES)
+def test_no_userinfo_in_any_error_text_or_log(token_server: TokenServer, case: str,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    host = f"http://{USERINFO}@127.0.0.1:{token_server.port}/v5"
+    config: dict[str, object] = {"timeouts": (5, 0.3)}
+    if case == "refused":
+        token_server.stop()
+    elif case == "plain http":
+        host, config = f"http://{USERINFO}@api.example.com/v5", {}
+    elif case == "bad port":
+        host = f"https://{USERINFO}@api.example.com:99999/v5"
+    else:
+        token_server.enqueue({
+            "reset": Reply(status=200, body=token_json(), action="reset_mid_body"),
+            "closed": Reply(action="close"),
+            "read timeout": Reply(action="hang"),
+            "http error": Reply(status=400, body=b'{"code": 1, "message": "bad"}'),
+            "invalid body": Reply(status=200, body=b"{}"),
+        }[case])
+    api = (api_via_proxy(token_server, host, **config) if case == "plain http" else
+           OauthApi(ApiClient(Configuration(host=host, username=CLIENT_ID, password=CLIENT_SECRET,
+                                            retry=RetryPolicy(max_attempts=1), **config))))  # type: ignore[arg-type]
+    with caplog.at_level("DEBUG"), pytest.raises(FAILURES[case]) as info:
+        api.oauth_token(grant_type="client_credentials")
+    _without_userinfo_everywhere(exception_texts(info.value) + [caplog.text])
+    if case not in ("refused", "plain http", "bad port"):
+        assert len(token_server.requests) == 1  # it was sent (to the host, not to the userinfo)

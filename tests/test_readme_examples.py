@@ -8,7 +8,7 @@ from typing import Any
 
 from conftest import CLIENT_ID, CLIENT_SECRET, REPO
 from localserver import TokenServer
-from tokenkit import ACCESS_LIFE, T0, Clock, form, ok, token_body
+from fakes import ACCESS_LIFE, T0, Clock, form, ok, token_body
 
 from pinterest_oauth import RetryPolicy, TokenSession, TokenStore
 

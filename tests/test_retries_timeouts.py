@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import pytest
 from urllib3.connectionpool import HTTPConnectionPool
-from failure_kit import ACCESS, CODE, REDIRECT_URI, make_api, no_sleep_policy, ok, refresh, token_json
+from fakes import ACCESS, CODE, REDIRECT_URI, make_api, no_sleep_policy, ok, refresh, token_json
 from localserver import Reply, TokenServer
 
 from pinterest_oauth import (
@@ -27,6 +27,9 @@ from pinterest_oauth import (
 from pinterest_oauth.lib.transport import NO_RETRIES, parse_retry_after
 
 SHORT = 0.3  # seconds: the timeout the tests wait for
+# Upper bounds only prove that a timeout fired at all (a hanging reply lasts 30 s, a dropped SYN
+# minutes), so they leave seconds of room for a loaded 2-core machine; lower bounds are exact.
+LATE = 5.0
 
 
 def rate_limited(retry_after: str | None = None, status: int = 429) -> Reply:
@@ -90,7 +93,7 @@ def test_read_timeout_fires_and_is_not_retried(token_server: TokenServer) -> Non
     with pytest.raises(RequestTimeoutError) as info:
         refresh(api)
     elapsed = time.monotonic() - started
-    assert SHORT <= elapsed < 2 * SHORT
+    assert SHORT <= elapsed < SHORT + LATE
     assert info.value.request_sent is True
     assert "not retried: the server may have processed the request" in str(info.value)
     assert len(token_server.requests) == 1 and sleeps == []
@@ -103,7 +106,7 @@ def test_per_call_timeout_overrides_the_client(token_server: TokenServer, timeou
     started = time.monotonic()
     with pytest.raises(RequestTimeoutError):
         refresh(api, timeout=timeout)
-    assert SHORT <= time.monotonic() - started < 2 * SHORT
+    assert SHORT <= time.monotonic() - started < SHORT + LATE
 
 
 def test_client_timeout_as_seconds(token_server: TokenServer) -> None:
@@ -113,7 +116,7 @@ def test_client_timeout_as_seconds(token_server: TokenServer) -> None:
     started = time.monotonic()
     with pytest.raises(RequestTimeoutError):
         refresh(api)
-    assert time.monotonic() - started < 2 * SHORT
+    assert SHORT <= time.monotonic() - started < SHORT + LATE
 
 
 def test_connect_timeout_is_retried_then_raised(unanswered_port: int) -> None:
@@ -129,7 +132,7 @@ def test_connect_timeout_is_retried_then_raised(unanswered_port: int) -> None:
     assert info.value.request_sent is False
     assert str(info.value) == f"timed out connecting to http://127.0.0.1:{unanswered_port}/v5/oauth/token"
     assert sleeps == [0.5, 1.0]  # nothing was sent: safe to try again, with capped backoff
-    assert 3 * 0.2 <= elapsed < 3 * 0.2 * 2
+    assert 3 * 0.2 <= elapsed < 3 * 0.2 + LATE
 
 
 # -- connections that never carried the request are retried -------------------------------
@@ -191,7 +194,7 @@ def test_429_then_200_waits_retry_after_in_real_time(token_server: TokenServer) 
     started = time.monotonic()
     token = api.oauth_token(grant_type="authorization_code", code=CODE, redirect_uri=REDIRECT_URI)
     elapsed = time.monotonic() - started
-    assert 1.0 <= elapsed < 1.8
+    assert 1.0 <= elapsed < 1.0 + LATE
     assert token.access_token.get_secret_value() == ACCESS
     first, second = token_server.requests
     assert (first.body, first.headers["Authorization"]) == (second.body, second.headers["Authorization"])
@@ -324,4 +327,4 @@ def test_assigning_settings_later_is_checked(token_server: TokenServer) -> None:
     started = time.monotonic()
     with pytest.raises(RequestTimeoutError):
         refresh(api)
-    assert time.monotonic() - started < 2 * SHORT
+    assert SHORT <= time.monotonic() - started < SHORT + LATE

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import logging
@@ -27,15 +26,10 @@ from pinterest_oauth import (
     TokenStoreError,
     UnauthorizedError,
 )
-from tokenkit import ACCESS_LIFE, DAY, REFRESH_LIFE, T0, Clock, form, ok, run_child, token_body
-
-CODE = "TESTCODE0001"
-REDIRECT = "https://example.com/cb"
-A1, R1 = "pina_TESTACCESS0001", "pinr_TESTREFRESH0001"
-A2, R2 = "pina_TESTACCESS0002", "pinr_TESTREFRESH0002"
-A3, R3 = "pina_TESTACCESS0003", "pinr_TESTREFRESH0003"
-SECRETS = (A1, R1, A2, R2, A3, R3, CODE, CLIENT_SECRET)
-BASIC = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+from fakes import (
+    A1, A2, A3, ACCESS_LIFE, BASIC_HEADER as BASIC, CODE, DAY, R1, R2, R3, REDIRECT_URI as REDIRECT, REFRESH_LIFE,
+    SECRETS, T0, Clock, form, ok, run_child, token_body,
+)
 EXPIRY = T0 + ACCESS_LIFE  # when the first token expires
 MARGIN = 300.0
 

@@ -14,17 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from pinterest_oauth import FileTokenStore, MemoryTokenStore, OauthAccessTokenResponse, Token, TokenStore, TokenStoreError
-from tokenkit import T0, run_child, token_body
+from fakes import T0, make_token, run_child
+from pinterest_oauth import FileTokenStore, MemoryTokenStore, TokenStore, TokenStoreError
 
-OLD = Token.from_response(
-    OauthAccessTokenResponse.from_json(token_body("pina_TESTOLD0001", "pinr_TESTOLD0001").decode()),  # type: ignore[arg-type]
-    sent_at=T0,
-)
-NEW = Token.from_response(
-    OauthAccessTokenResponse.from_json(token_body("pina_TESTNEW0001", "pinr_TESTNEW0001").decode()),  # type: ignore[arg-type]
-    sent_at=T0 + 100,
-)
+OLD = make_token("pina_TESTOLD0001", "pinr_TESTOLD0001")
+NEW = make_token("pina_TESTNEW0001", "pinr_TESTNEW0001", sent_at=T0 + 100)
 BEFORE_RENAME = ("tmp_created", "tmp_written", "tmp_synced")
 
 
@@ -94,23 +88,58 @@ def test_a_file_readable_by_others_is_loaded_with_a_warning(tmp_path: Path, capl
     assert "mode 644" in caplog.text and "pina_TESTOLD0001" not in caplog.text
 
 
-def test_lock_is_reentrant_in_a_thread_and_exclusive_across_instances(tmp_path: Path) -> None:
-    path = tmp_path / "token.json"
-    first, second = FileTokenStore(path), FileTokenStore(path)
-    order: list[str] = []
-    with first.lock():
-        with first.lock():
-            first.save(OLD)  # save takes the lock again: no deadlock
-        def take() -> None:
-            with second.lock():
-                order.append("second")
+class Occupancy:
+    """Counts who is inside a critical section: `max_inside` above 1, or a lost update of
+    `total` (read, yield, write), means two holders at once."""
 
-        thread = threading.Thread(target=take)
+    def __init__(self) -> None:
+        self.inside = 0
+        self.max_inside = 0
+        self.total = 0
+        self._guard = threading.Lock()
+
+    def visit(self) -> None:
+        with self._guard:
+            self.inside += 1
+            self.max_inside = max(self.max_inside, self.inside)
+        seen = self.total
+        time.sleep(0.0005)  # yield inside the section: without exclusion another thread runs here
+        self.total = seen + 1
+        with self._guard:
+            self.inside -= 1
+
+
+def test_lock_is_reentrant_in_a_thread(tmp_path: Path) -> None:
+    store = FileTokenStore(tmp_path / "token.json")
+    with store.lock():
+        with store.lock():
+            store.save(OLD)  # save takes the lock again: no deadlock
+        assert store.load() == OLD
+    with FileTokenStore(tmp_path / "token.json").lock():  # released completely: another takes it
+        pass
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one instance", "an instance per thread"])
+def test_lock_excludes_threads(tmp_path: Path, shared: bool) -> None:
+    path = tmp_path / "token.json"
+    one = FileTokenStore(path)
+    occupancy = Occupancy()
+    threads_n, rounds = 6, 25
+    start = threading.Barrier(threads_n)
+
+    def work() -> None:
+        store = one if shared else FileTokenStore(path)
+        start.wait(10)
+        for _ in range(rounds):
+            with store.lock():
+                occupancy.visit()
+
+    threads = [threading.Thread(target=work) for _ in range(threads_n)]
+    for thread in threads:
         thread.start()
-        time.sleep(0.2)
-        order.append("first releases")
-    thread.join(5)
-    assert order == ["first releases", "second"]
+    for thread in threads:
+        thread.join(30)
+    assert (occupancy.max_inside, occupancy.total) == (1, threads_n * rounds)
 
 
 class FailingAt(FileTokenStore):
@@ -201,39 +230,47 @@ def test_a_process_killed_mid_save_leaves_the_old_or_the_new_token(tmp_path: Pat
     assert FileTokenStore(path).load() == NEW
 
 
-HOLD_CHILD = r"""
-import sys
+COUNT_CHILD = r"""
+import os, sys, time
 from pinterest_oauth import FileTokenStore
-with FileTokenStore(sys.argv[1]).lock():
-    print("locked", flush=True)
-    sys.stdin.readline()
+path, counter, marker, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+store = FileTokenStore(path)
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(rounds):
+    with store.lock():
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))  # fails if another holder is inside
+        with open(counter) as f:
+            seen = int(f.read())
+        time.sleep(0.001)
+        with open(counter, "w") as f:
+            f.write(str(seen + 1))
+        os.unlink(marker)
+print("done", flush=True)
 """
 
 
-def test_the_lock_excludes_another_process(tmp_path: Path) -> None:
-    path = tmp_path / "token.json"
-    child = run_child(HOLD_CHILD, str(path), cwd=tmp_path)
-    assert child.stdin is not None and child.stdout is not None
+def test_the_lock_excludes_other_processes(tmp_path: Path) -> None:
+    """Three processes increment a shared counter under the lock: no two are ever inside at once
+    (the marker file is created exclusively) and no increment is lost."""
+    path, counter, marker = tmp_path / "token.json", tmp_path / "counter", tmp_path / "inside"
+    counter.write_text("0")
+    rounds = 30
+    children = [run_child(COUNT_CHILD, str(path), str(counter), str(marker), str(rounds), cwd=tmp_path)
+                for _ in range(3)]
     try:
-        assert child.stdout.readline() == "locked\n"
-        acquired = threading.Event()
-
-        def take() -> None:
-            with FileTokenStore(path).lock():
-                acquired.set()
-
-        thread = threading.Thread(target=take)
-        thread.start()
-        assert not acquired.wait(0.3)  # blocked while the other process holds it
-        child.stdin.write("\n")
-        child.stdin.flush()
-        assert acquired.wait(10)
-        thread.join(5)
-        assert child.wait(10) == 0
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        for child in children:  # start together
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        outputs = [child.communicate(timeout=60) for child in children]
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(10)
-        for stream in (child.stdin, child.stdout, child.stderr):
-            if stream is not None:
-                stream.close()
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
+    assert [(child.returncode, out) for child, (out, _) in zip(children, outputs)] == [(0, "done\n")] * 3, outputs
+    assert counter.read_text() == str(3 * rounds)
+    assert not marker.exists()

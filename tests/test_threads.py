@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
 from conftest import CLIENT_ID, CLIENT_SECRET
-from failure_kit import BASIC
+from fakes import BASIC
 from localserver import Reply, Seen, TokenServer
 
 from pinterest_oauth import ApiClient, Configuration, OauthApi

@@ -8,10 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from pinterest_oauth import OauthAccessTokenResponse, Token
-from tokenkit import ACCESS_LIFE, REFRESH_LIFE, T0, token_body
-
-ACCESS = "pina_TESTACCESS0001"
-REFRESH = "pinr_TESTREFRESH0001"
+from fakes import A1 as ACCESS, A2, ACCESS_LIFE, R1 as REFRESH, REFRESH_LIFE, T0, token_body
 
 
 def response(body: bytes) -> OauthAccessTokenResponse:
@@ -42,9 +39,9 @@ def test_the_servers_refresh_expiry_wins_over_the_computed_one() -> None:
 
 def test_a_non_rotating_refresh_keeps_the_previous_refresh_token() -> None:
     first = Token.from_response(response(token_body(ACCESS, REFRESH, refresh_at=int(T0) + 5000)), sent_at=T0)
-    body = token_body("pina_TESTACCESS0002", None, response_type="refresh_token")
+    body = token_body(A2, None, response_type="refresh_token")
     second = Token.from_response(response(body), sent_at=T0 + 100, previous=first)
-    assert second.access_token.get_secret_value() == "pina_TESTACCESS0002"
+    assert second.access_token.get_secret_value() == A2
     assert second.expires_at == T0 + 100 + ACCESS_LIFE
     assert second.refresh_token == first.refresh_token
     assert second.refresh_token_expires_at == T0 + 5000
@@ -112,3 +109,23 @@ def test_token_is_frozen() -> None:
         token.access_token = SecretStr("x")  # type: ignore[misc]
     with pytest.raises(TypeError):
         token.additional_properties["x"] = 1  # type: ignore[index]
+
+
+def test_token_pickles_and_copies() -> None:
+    import copy
+    import pickle
+
+    token = Token.from_response(response(token_body(ACCESS, REFRESH, plan="pro")), sent_at=T0)
+    for back in (pickle.loads(pickle.dumps(token)), copy.copy(token), copy.deepcopy(token)):
+        assert back == token and back.to_dict() == token.to_dict()
+        with pytest.raises(TypeError):
+            back.additional_properties["x"] = 1  # type: ignore[index]  # still read-only
+
+
+@pytest.mark.parametrize("when", [1e12, 1e17, 1e19, -1e18], ids=["ValueError", "OSError", "OverflowError", "negative"])
+def test_repr_survives_times_no_calendar_can_show(when: float) -> None:
+    """A stored token may carry any finite time; repr shows it as a number instead of failing
+    (each value makes datetime raise a different error on Linux)."""
+    data = Token.from_response(response(token_body(ACCESS, REFRESH)), sent_at=T0).to_dict()
+    token = Token.from_dict({**data, "expires_at": when, "refresh_token_expires_at": when})
+    assert f"expires_at={when!r}" in repr(token) and f"refresh_token_expires_at={when!r}" in repr(token)

@@ -77,7 +77,8 @@ class TokenSession:
         (a number of days or a timedelta).
     :param retry_refresh_after: after a refresh failed for a transient reason (connection,
         timeout, 429, 5xx) while the current access token is still valid, keep handing that
-        token out and try again only after this many seconds.
+        token out and try again only after this many seconds (or after the server's
+        Retry-After of a 429 / 503, when that is longer).
     :param clock: returns the current Unix time in seconds (injectable for tests).
     """
 
@@ -251,7 +252,7 @@ class TokenSession:
             if force or not stored.is_valid(now):
                 raise
             wait = self.retry_refresh_after
-            if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+            if isinstance(exc, PinterestApiError) and exc.retry_after is not None:  # 429, 503
                 wait = max(wait, exc.retry_after)
             self._quiet_until = now + wait
             logger.warning(

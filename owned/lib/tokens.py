@@ -158,6 +158,16 @@ class Token:
 
     __str__ = __repr__
 
+    def __reduce__(self) -> Any:
+        """Pickle (and copy) through the constructor: the read-only mapping does not pickle."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["additional_properties"] = dict(self.additional_properties)
+        return (_rebuild, (type(self), fields))
+
+
+def _rebuild(cls: type[Token], fields: dict[str, Any]) -> Token:
+    return cls(**fields)
+
 
 def _iso(ts: Optional[float]) -> str:
     if ts is None:

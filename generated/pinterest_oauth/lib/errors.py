@@ -81,7 +81,7 @@ class PinterestApiError(ApiException):
             status=self.status, reason=self.reason, body=self.body, data=self.data,
             error=self.error, error_description=self.error_description,
             retry_after=self.retry_after, summary=self._summary,
-            headers=dict(self.headers) if self.headers is not None else None,
+            headers=self.headers,  # urllib3's HTTPHeaderDict pickles: lookups stay case-insensitive
         )
         return (_rebuild, (type(self), state))
 
