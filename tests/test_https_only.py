@@ -47,7 +47,7 @@ def test_loopback_http_is_allowed_without_opt_in(token_server: TokenServer) -> N
     token_server.enqueue(ok(), ok())
     for host in (token_server.url, f"http://localhost:{token_server.port}/v5"):
         api = OauthApi(ApiClient(Configuration(host=host, username=CLIENT_ID, password=CLIENT_SECRET)))
-        assert api.oauth_token(grant_type="client_credentials").access_token.get_secret_value() == ACCESS
+        assert api.oauth_token(grant_type="client_credentials", scope="ads:read").access_token.get_secret_value() == ACCESS
     assert len(token_server.requests) == 2
 
 
@@ -71,12 +71,12 @@ def test_https_passes_and_the_shown_url_drops_userinfo_and_query() -> None:
 def test_malformed_hosts_are_refused_before_sending(host: str) -> None:
     api = OauthApi(ApiClient(Configuration(host=host, username=CLIENT_ID, password=CLIENT_SECRET)))
     with pytest.raises(ApiValueError, match="Configuration.host"):
-        api.oauth_token(grant_type="client_credentials")
+        api.oauth_token(grant_type="client_credentials", scope="ads:read")
 
 
 def test_refusal_never_quotes_credentials_in_the_url(token_server: TokenServer) -> None:
     api = api_via_proxy(token_server, f"http://{CLIENT_ID}:{ACCESS}@api.example.com/v5")
     with pytest.raises(InsecureTransportError) as info:
-        api.oauth_token(grant_type="client_credentials")
+        api.oauth_token(grant_type="client_credentials", scope="ads:read")
     assert leaks(exception_texts(info.value)) == []
     assert token_server.requests == []
