@@ -119,14 +119,14 @@ class OauthApi:
         r"""Generate OAuth access token
 
         Generate a new OAuth access token using an authorization code; or refresh an existing one using a continuous refresh token.
-
-Follow the complete steps for <a href='/docs/getting-started/set-up-authentication-and-authorization/' target='blank'>requesting and refreshing tokens</a>.
-
-<strong>Note:</strong> If your app was created <strong>before September 25, 2025</strong>, make sure to set the <code>continuous_refresh</code> parameter to <code>true</code> to use the continuous refresh token (60-day expiration, refreshable indefinitely). Pinterest no longer supports the legacy refresh token (365-day expiration, hard limit).
-
-Disregard this note if your app was activated on or after September 25, 2025. You are automatically using the continuous refresh token.
-
-Use <a href='/docs/developer-tools/token-debugger/' target='blank'>Token Debugger</a> to validate and inspect your access token.
+        
+        Follow the complete steps for <a href='/docs/getting-started/set-up-authentication-and-authorization/' target='blank'>requesting and refreshing tokens</a>.
+        
+        <strong>Note:</strong> If your app was created <strong>before September 25, 2025</strong>, make sure to set the <code>continuous_refresh</code> parameter to <code>true</code> to use the continuous refresh token (60-day expiration, refreshable indefinitely). Pinterest no longer supports the legacy refresh token (365-day expiration, hard limit).
+        
+        Disregard this note if your app was activated on or after September 25, 2025. You are automatically using the continuous refresh token.
+        
+        Use <a href='/docs/developer-tools/token-debugger/' target='blank'>Token Debugger</a> to validate and inspect your access token.
 
         :param grant_type: (required) One of the `GrantType` values (a member or its str).
         :param code: Required when grant_type is authorization_code. A secret: str or pydantic SecretStr; never logged.
