@@ -6,13 +6,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
-UPSTREAM ?= ../shared/upstream/pinterest-api-v5.23.0.yaml
+UPSTREAM ?= upstream/pinterest-api-v5.23.0.yaml
+UPSTREAM_BASE_URL ?= https://raw.githubusercontent.com/pinterest/api-description
 WHEEL_STAMP := dist/.built
 GENERATED_FILES := $(shell find generated -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
 .DEFAULT_GOAL := all
 .PHONY: all help venv generate regenerate check-generated build install-wheel test test-fast test-python typecheck \
-	sync-spec record bench clean distclean
+	sync-spec update-upstream record bench clean distclean
 
 all: build ## set up .venv, regenerate if an input changed, build wheel + sdist into dist/
 
@@ -52,7 +53,7 @@ install-wheel: build ## install the built wheel into .venv (what the tests impor
 test: install-wheel ## run every test against the installed wheel (network: 127.0.0.1 only)
 	$(PY) -m pytest
 
-test-fast: install-wheel ## every test except the slow ones (generator runs, fresh virtualenvs, sync of each upstream)
+test-fast: install-wheel ## every test except the slow ones (generator runs, fresh virtualenvs, sync of each upstream, a bare clone)
 	$(PY) -m pytest -m "not slow"
 
 OTHER_PYTHON ?= python3.12
@@ -72,8 +73,12 @@ test-python: build ## the non-slow tests under another interpreter: make test-py
 typecheck: install-wheel ## mypy --strict on pinterest_oauth.lib and on a user script under tests/, against the installed wheel
 	$(PY) -m pytest tests/test_typing.py
 
-sync-spec: $(VENV_STAMP) ## rebuild openapi.yaml from UPSTREAM=path (ACCEPT_REMOVALS=1 to accept removals)
-	$(PY) scripts/sync_spec.py --upstream $(UPSTREAM) $(if $(ACCEPT_REMOVALS),--accept-removals)
+sync-spec: $(VENV_STAMP) ## rebuild openapi.yaml from UPSTREAM=path-or-https-URL (default: upstream/, 5.23.0; ACCEPT_REMOVALS=1)
+	$(PY) scripts/sync_spec.py --upstream '$(UPSTREAM)' $(if $(ACCEPT_REMOVALS),--accept-removals)
+
+update-upstream: $(VENV_STAMP) ## fetch Pinterest's description VERSION=x.y.z into upstream/ (REF=tag, COMMIT=sha, UPSTREAM_BASE_URL)
+	$(PY) scripts/update_upstream.py --version '$(VERSION)' --base-url '$(UPSTREAM_BASE_URL)' \
+		$(if $(REF),--ref '$(REF)') $(if $(COMMIT),--commit '$(COMMIT)')
 
 record: install-wheel ## record live exchanges (needs PINTEREST_APP_ID, PINTEREST_APP_SECRET, ...; see README)
 	$(PY) scripts/record.py

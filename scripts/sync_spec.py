@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Derive openapi.yaml (POST /oauth/token) from Pinterest's full v5 OpenAPI description.
 
-    python scripts/sync_spec.py --upstream PATH [--output openapi.yaml]
+    python scripts/sync_spec.py --upstream PATH-OR-URL [--output openapi.yaml]
         [--overlay deviations.overlay.yaml] [--accept-removals] [--check]
 
 Steps: read and check the upstream description, extract the operation with
 every component it reaches, flatten its polymorphic body schemas, apply the
 declared deviations (OpenAPI Overlay 1.0), refuse to drop anything the
 current fragment has (unless --accept-removals), print the contract
-changelog and write the fragment atomically.
+changelog and write the fragment atomically. An https:// upstream is
+downloaded (bounded in time and size, see http_fetch.py) to a temporary file first.
 
 Exit status: 0 done (or --check: up to date), 1 removals refused (or
 --check: out of date), 2 bad input.
@@ -29,6 +30,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from http_fetch import FetchError, download_to, is_url  # noqa: E402
 from spec_contract import changelog, contract_of, losses  # noqa: E402
 from spec_fragment import OPERATION_FIELDS, SpecError, extract_fragment  # noqa: E402
 from spec_overlay import OverlayError, apply_overlay, dedupe_enums  # noqa: E402
@@ -78,7 +80,7 @@ def load_document(path: Path, what: str) -> Any:
         raise SyncError(f"cannot parse {what} {path} as YAML or JSON: {problem}") from None
 
 
-def check_upstream(doc: Any, path: Path) -> None:
+def check_upstream(doc: Any, path: Path | str) -> None:
     """Structural check of the full description (full validation is slow; see --validate-upstream)."""
     if not isinstance(doc, dict):
         raise SyncError(f"{path} is not an OpenAPI description (not a mapping)")
@@ -253,7 +255,8 @@ def previous_fragment(path: Path) -> dict[str, Any] | None:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="sync-spec", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--upstream", required=True, type=Path, help="Pinterest's full v5 description (YAML or JSON)")
+    parser.add_argument("--upstream", required=True,
+                        help="Pinterest's full v5 description (YAML or JSON): a path, or an https:// URL")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "openapi.yaml",
                         help="fragment to write (default: openapi.yaml at the repo root)")
     parser.add_argument("--overlay", type=Path, default=REPO_ROOT / "deviations.overlay.yaml",
@@ -311,11 +314,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_from(args: argparse.Namespace) -> int:
+    """Run on a local path, or on a URL downloaded into a temporary directory removed afterwards."""
+    source = str(args.upstream)
+    if not is_url(source):
+        args.upstream = Path(source)
+        return run(args)
+    with tempfile.TemporaryDirectory(prefix="sync-spec-") as tmp:
+        name = Path(source.split("?", 1)[0].rstrip("/")).name or "upstream.yaml"
+        args.upstream = Path(tmp) / name
+        size, digest = download_to(source, args.upstream)
+        print(f"downloaded {source} ({size} bytes, sha256 {digest})")
+        return run(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        return run(args)
-    except SyncError as exc:
+        return run_from(args)
+    except (SyncError, FetchError) as exc:
         print(f"sync-spec: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
 

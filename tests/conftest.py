@@ -9,7 +9,6 @@ from typing import Iterator
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from localserver import TokenServer  # noqa: E402

@@ -17,7 +17,7 @@ import yaml
 from openapi_spec_validator import validate
 
 REPO = Path(__file__).resolve().parents[1]
-UPSTREAM = REPO / ".." / "shared" / "upstream"
+UPSTREAM = REPO / "upstream"
 VERSIONS = ("5.14.0", "5.18.0", "5.23.0")
 GENERATOR = Path(sys.executable).parent / "openapi-generator-cli"
 REQUEST_PARAMS = {"grant_type", "code", "redirect_uri", "refresh_token", "scope", "refresh_on", "continuous_refresh"}
