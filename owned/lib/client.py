@@ -172,7 +172,10 @@ class ApiClient(_GeneratedApiClient):
             headers["Content-Type"] = operation.content_type
         if operation.accept:
             headers["Accept"] = operation.accept
-        headers["User-Agent"] = USER_AGENT
+        for name, value in self.default_headers.items():  # User-Agent, and any set_default_header
+            headers.setdefault(name, value)
+        if self.cookie:
+            headers.setdefault("Cookie", self.cookie)
         all_secrets = (config.password, credentials, *secrets)
         try:
             answer = transport.send(
