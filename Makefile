@@ -6,7 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
-UPSTREAM ?= upstream/pinterest-api-v5.23.0.yaml
+# Default input of sync-spec: the upstream description openapi.yaml says it was derived from.
+SYNCED_VERSION = $(shell sed -n 's/^  version: //p' openapi.yaml | head -n 1)
+UPSTREAM ?= upstream/pinterest-api-v$(SYNCED_VERSION).yaml
 UPSTREAM_BASE_URL ?= https://raw.githubusercontent.com/pinterest/api-description
 WHEEL_STAMP := dist/.built
 GENERATED_FILES := $(shell find generated -type f -not -path '*/__pycache__/*' 2>/dev/null)
@@ -73,7 +75,7 @@ test-python: build ## the non-slow tests under another interpreter: make test-py
 typecheck: install-wheel ## mypy --strict on pinterest_oauth.lib and on a user script under tests/, against the installed wheel
 	$(PY) -m pytest tests/test_typing.py
 
-sync-spec: $(VENV_STAMP) ## rebuild openapi.yaml from UPSTREAM=path-or-https-URL (default: upstream/, 5.23.0; ACCEPT_REMOVALS=1)
+sync-spec: $(VENV_STAMP) ## rebuild openapi.yaml from UPSTREAM=path-or-https-URL (default: the upstream/ file openapi.yaml came from; ACCEPT_REMOVALS=1)
 	$(PY) scripts/sync_spec.py --upstream '$(UPSTREAM)' $(if $(ACCEPT_REMOVALS),--accept-removals)
 
 update-upstream: $(VENV_STAMP) ## fetch Pinterest's description VERSION=x.y.z into upstream/ (REF=tag, COMMIT=sha, UPSTREAM_BASE_URL)

@@ -1,13 +1,14 @@
 """The client-visible contract of a fragment, and what changed between two.
 
 A contract is a flat set of facts (property present / type / format /
-deprecated, enum values, required entries). A fact of the old fragment that
+deprecated, enum values, required entries, and the conditional requirements
+that ``x-required-when`` records, e.g. scope when grant_type is client_credentials). A fact of the old fragment that
 the new one lacks is a loss; the changelog reports both directions.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 SCHEMA_PREFIX = "#/components/schemas/"
@@ -26,10 +27,12 @@ class Prop:
 
 @dataclass
 class Contract:
-    """properties: scope -> name -> Prop; enums: scope -> values; required: scope -> names."""
+    """properties: scope -> name -> Prop; enums: scope -> values; required: scope -> names;
+    conditions: scope -> ["name when property is value", ...]."""
     properties: dict[str, dict[str, Prop]]
     enums: dict[str, list[Any]]
     required: dict[str, list[str]]
+    conditions: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _ref_name(node: Any) -> str | None:
@@ -89,6 +92,10 @@ def contract_of(fragment: dict[str, Any]) -> Contract:
                                bool(prop_schema.get("deprecated", False)))
             if isinstance(prop_schema.get("enum"), list):
                 contract.enums[f"enum of {scope} property {prop}"] = list(prop_schema["enum"])
+            for cond in prop_schema.get("x-required-when") or []:
+                if isinstance(cond, dict):
+                    contract.conditions.setdefault(scope, []).append(
+                        f"{prop} when {cond.get('property')} is {cond.get('value')}")
     return contract
 
 
@@ -156,4 +163,12 @@ def changelog(old: Contract, new: Contract) -> list[str]:
             lines.append(f"{scope}: now required: {', '.join(now_required)}")
         if dropped:
             lines.append(f"{scope}: no longer required: {', '.join(dropped)}")
+    for scope in dict.fromkeys([*old.conditions, *new.conditions]):
+        before_c, after_c = old.conditions.get(scope, []), new.conditions.get(scope, [])
+        for cond in after_c:
+            if cond not in before_c:
+                lines.append(f"{scope}: now required: {cond}")
+        for cond in before_c:
+            if cond not in after_c:
+                lines.append(f"{scope}: no longer required: {cond}")
     return lines

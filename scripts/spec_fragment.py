@@ -17,6 +17,8 @@ SCHEMA_PREFIX = "#/components/schemas/"
 OPERATION_FIELDS = ("operationId", "summary", "description", "tags", "parameters",
                     "requestBody", "responses", "security", "deprecated")
 POLYMORPHIC_KEYS = ("discriminator", "allOf", "oneOf", "anyOf")
+#: Vendor extension on a request property: the discriminator values whose variant requires it.
+REQUIRED_WHEN = "x-required-when"
 
 
 class SpecError(ValueError):
@@ -197,6 +199,16 @@ def condition_sentence(prop: str, variants: list[Variant], verb: str) -> str | N
     return f"{verb} {' or '.join(clauses)}." if clauses else None
 
 
+def required_when(prop: str, variants: list[Variant]) -> list[dict[str, str]]:
+    """The discriminator values whose variant requires ``prop``, as the fragment records them
+    (``x-required-when``); the generated operation refuses a call that leaves it out."""
+    return [
+        {"property": v.prop, "value": v.key}
+        for v in variants
+        if prop in v.required and v.prop and v.key is not None
+    ]
+
+
 def _append_sentence(text: Any, sentence: str) -> str:
     text = str(text or "").rstrip()
     if not text:
@@ -239,6 +251,9 @@ def flatten_schema(doc: dict[str, Any], name: str, verb: str, emitted: dict[str,
             sentence = condition_sentence(prop, flat.variants, verb)
             if sentence:
                 schema["description"] = _append_sentence(schema.get("description"), sentence)
+            conditions = required_when(prop, flat.variants) if verb == "Required" else []
+            if conditions:
+                schema[REQUIRED_WHEN] = conditions
         properties[prop] = schema
     result = {key: copy.deepcopy(value) for key, value in upstream.items() if key not in POLYMORPHIC_KEYS + ("properties", "required")}
     result["type"] = "object"

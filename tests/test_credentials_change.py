@@ -20,14 +20,14 @@ def test_a_changed_password_or_username_reaches_the_next_request(token_server: T
     config = Configuration(host=token_server.url, username=CLIENT_ID, password=CLIENT_SECRET)
     api = OauthApi(ApiClient(config))
     token_server.enqueue(*[ok()] * 5)
-    api.oauth_token(grant_type="client_credentials")
+    api.oauth_token(grant_type="client_credentials", scope="ads:read")
     config.password = "n3w-s3cret:ü"
-    api.oauth_token(grant_type="client_credentials")
-    api.oauth_token(grant_type="client_credentials")
+    api.oauth_token(grant_type="client_credentials", scope="ads:read")
+    api.oauth_token(grant_type="client_credentials", scope="ads:read")
     config.username = "7654321"
-    api.oauth_token(grant_type="client_credentials")
+    api.oauth_token(grant_type="client_credentials", scope="ads:read")
     config.password = CLIENT_SECRET
-    api.oauth_token(grant_type="client_credentials")
+    api.oauth_token(grant_type="client_credentials", scope="ads:read")
     assert [seen.header("Authorization") for seen in token_server.requests] == [
         basic(CLIENT_ID, CLIENT_SECRET), basic(CLIENT_ID, "n3w-s3cret:ü"), basic(CLIENT_ID, "n3w-s3cret:ü"),
         basic("7654321", "n3w-s3cret:ü"), basic("7654321", CLIENT_SECRET),
@@ -38,9 +38,9 @@ def test_a_second_api_on_the_same_client_sees_the_change(token_server: TokenServ
     client = ApiClient(Configuration(host=token_server.url, username=CLIENT_ID, password=CLIENT_SECRET))
     first, second = OauthApi(client), OauthApi(client)
     token_server.enqueue(ok(), ok())
-    first.oauth_token(grant_type="client_credentials")
+    first.oauth_token(grant_type="client_credentials", scope="ads:read")
     client.configuration.password = "rotated"
-    second.oauth_token(grant_type="client_credentials")
+    second.oauth_token(grant_type="client_credentials", scope="ads:read")
     assert token_server.requests[1].header("Authorization") == basic(CLIENT_ID, "rotated")
 
 
@@ -48,8 +48,8 @@ def test_a_removed_password_is_refused_before_sending(token_server: TokenServer)
     config = Configuration(host=token_server.url, username=CLIENT_ID, password=CLIENT_SECRET)
     api = OauthApi(ApiClient(config))
     token_server.enqueue(ok())
-    api.oauth_token(grant_type="client_credentials")
+    api.oauth_token(grant_type="client_credentials", scope="ads:read")
     config.password = None
     with pytest.raises(ApiValueError, match="needs username"):
-        api.oauth_token(grant_type="client_credentials")
+        api.oauth_token(grant_type="client_credentials", scope="ads:read")
     assert len(token_server.requests) == 1

@@ -285,10 +285,10 @@ def test_connection_refused() -> None:
         ({"grant_type": "refresh_token"}, ApiValueError, "needs refresh_token"),
         ({"grant_type": "refresh_token", "refresh_token": 5}, ApiTypeError, "refresh_token must be a str"),
         ({"grant_type": "refresh_token", "refresh_token": "r", "refresh_on": "yes"}, ApiTypeError, "refresh_on must be a bool"),
-        ({"grant_type": "client_credentials", "timeout": -1}, ApiValueError, "Timeouts.connect must be a positive"),
-        ({"grant_type": "client_credentials", "timeout": float("nan")}, ApiValueError, "finite"),
-        ({"grant_type": "client_credentials", "timeout": "10"}, ApiValueError, "timeout must be"),
-        ({"grant_type": "client_credentials", "retry": 3}, ApiTypeError, "retry must be a RetryPolicy"),
+        ({"grant_type": "client_credentials", "scope": "ads:read", "timeout": -1}, ApiValueError, "Timeouts.connect must be a positive"),
+        ({"grant_type": "client_credentials", "scope": "ads:read", "timeout": float("nan")}, ApiValueError, "finite"),
+        ({"grant_type": "client_credentials", "scope": "ads:read", "timeout": "10"}, ApiValueError, "timeout must be"),
+        ({"grant_type": "client_credentials", "scope": "ads:read", "retry": 3}, ApiTypeError, "retry must be a RetryPolicy"),
     ],
 )
 def test_bad_arguments_send_nothing(token_server: TokenServer, kwargs: dict, cls: type, message: str) -> None:
@@ -303,7 +303,7 @@ def test_missing_credentials_send_nothing(token_server: TokenServer) -> None:
 
     api = OauthApi(ApiClient(Configuration(host=token_server.url, username="1234567")))
     with pytest.raises(ApiValueError, match="needs username"):
-        api.oauth_token(grant_type="client_credentials")
+        api.oauth_token(grant_type="client_credentials", scope="ads:read")
     assert token_server.requests == []
 
 

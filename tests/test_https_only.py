@@ -50,7 +50,7 @@ def test_loopback_http_is_allowed_without_opt_in(token_server: TokenServer) -> N
     token_server.enqueue(ok(), ok())
     for host in (token_server.url, f"http://localhost:{token_server.port}/v5"):
         api = OauthApi(ApiClient(Configuration(host=host, username=CLIENT_ID, password=CLIENT_SECRET)))
-        assert api.oauth_token(grant_type="client_credentials").access_token.get_secret_value() == ACCESS
+        assert api.oauth_token(grant_type="client_credentials", scope="ads:read").access_token.get_secret_value() == ACCESS
     assert len(token_server.requests) == 2
 
 
@@ -74,13 +74,13 @@ def test_https_passes_and_the_shown_url_drops_userinfo_and_query() -> None:
 def test_malformed_hosts_are_refused_before_sending(host: str) -> None:
     api = OauthApi(ApiClient(Configuration(host=host, username=CLIENT_ID, password=CLIENT_SECRET)))
     with pytest.raises(ApiValueError, match="Configuration.host"):
-        api.oauth_token(grant_type="client_credentials")
+        api.oauth_token(grant_type="client_credentials", scope="ads:read")
 
 
 def test_refusal_never_quotes_credentials_in_the_url(token_server: TokenServer) -> None:
     api = api_via_proxy(token_server, f"http://{CLIENT_ID}:{ACCESS}@api.example.com/v5")
     with pytest.raises(InsecureTransportError) as info:
-        api.oauth_token(grant_type="client_credentials")
+        api.oauth_token(grant_type="client_credentials", scope="ads:read")
     assert leaks(exception_texts(info.value)) == []
     assert token_server.requests == []
 
@@ -94,10 +94,10 @@ def test_the_same_url_with_and_without_the_opt_in(token_server: TokenServer, fir
     allowed, refused = (api_via_proxy(token_server, host, allow_insecure_http=flag) for flag in (True, False))
     for api in ([allowed, refused, allowed, refused] if first_allowed else [refused, allowed, refused, allowed]):
         if api is allowed:
-            assert api.oauth_token(grant_type="client_credentials").access_token.get_secret_value() == ACCESS
+            assert api.oauth_token(grant_type="client_credentials", scope="ads:read").access_token.get_secret_value() == ACCESS
         else:
             with pytest.raises(InsecureTransportError):
-                api.oauth_token(grant_type="client_credentials")
+                api.oauth_token(grant_type="client_credentials", scope="ads:read")
     assert [seen.path for seen in token_server.requests] == [f"{host}/oauth/token"] * 2
     url = f"{host}/oauth/token"
     assert check_secure_url(url, True) == url
@@ -143,7 +143,7 @@ def test_no_userinfo_in_any_error_text_or_log(token_server: TokenServer, case: s
            OauthApi(ApiClient(Configuration(host=host, username=CLIENT_ID, password=CLIENT_SECRET,
                                             retry=RetryPolicy(max_attempts=1), **config))))  # type: ignore[arg-type]
     with caplog.at_level("DEBUG"), pytest.raises(FAILURES[case]) as info:
-        api.oauth_token(grant_type="client_credentials")
+        api.oauth_token(grant_type="client_credentials", scope="ads:read")
     _without_userinfo_everywhere(exception_texts(info.value) + [caplog.text])
     if case not in ("refused", "plain http", "bad port"):
         assert len(token_server.requests) == 1  # it was sent (to the host, not to the userinfo)

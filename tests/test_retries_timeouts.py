@@ -127,7 +127,7 @@ def test_connect_timeout_is_retried_then_raised(unanswered_port: int) -> None:
 
     started = time.monotonic()
     with pytest.raises(RequestTimeoutError) as info:
-        OauthApi(ApiClient(config)).oauth_token(grant_type="client_credentials")
+        OauthApi(ApiClient(config)).oauth_token(grant_type="client_credentials", scope="ads:read")
     elapsed = time.monotonic() - started
     assert info.value.request_sent is False
     assert str(info.value) == f"timed out connecting to http://127.0.0.1:{unanswered_port}/v5/oauth/token"

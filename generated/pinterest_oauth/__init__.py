@@ -1,10 +1,9 @@
 """pinterest-oauth-sdk: a client for Pinterest's OAuth token endpoint.
 
 The names below are loaded on first use, so `import pinterest_oauth` stays cheap.
-`OauthApi`, `ApiClient` and `Configuration` are the hardened versions from
-`pinterest_oauth.lib`; the raw generated ones stay in `pinterest_oauth.api`,
-`pinterest_oauth.api_client` and `pinterest_oauth.configuration`.
-Rendered from owned/__init__package.mustache; do not edit the generated copy.
+The API classes (`OauthApi`) are generated from the
+package's OpenAPI description; `ApiClient` and `Configuration` extend the generated ones with
+timeouts, retries, the https-only rule, error mapping and redaction.
 """
 
 __version__ = "0.1.0"
@@ -12,7 +11,7 @@ __version__ = "0.1.0"
 import typing as _typing
 
 _exports = {
-    "OauthApi": ".lib.client",
+    "OauthApi": ".api.oauth_api",
     "ApiClient": ".lib.client",
     "Configuration": ".lib.client",
     "Timeouts": ".lib.transport",
@@ -53,7 +52,8 @@ _exports = {
 __all__ = sorted(_exports)
 
 if _typing.TYPE_CHECKING:
-    from pinterest_oauth.lib.client import ApiClient as ApiClient, Configuration as Configuration, OauthApi as OauthApi
+    from pinterest_oauth.api.oauth_api import OauthApi as OauthApi
+    from pinterest_oauth.lib.client import ApiClient as ApiClient, Configuration as Configuration
     from pinterest_oauth.lib.transport import RetryPolicy as RetryPolicy, Timeouts as Timeouts
     from pinterest_oauth.api_response import ApiResponse as ApiResponse
     from pinterest_oauth.exceptions import (

@@ -26,7 +26,9 @@ from typing import Callable, Iterator, Optional, Union
 from pydantic import SecretStr
 
 from pinterest_oauth.exceptions import OpenApiException
-from pinterest_oauth.lib.client import ApiClient, Configuration, OauthApi, TimeoutArg
+from pinterest_oauth.api.oauth_api import OauthApi
+from pinterest_oauth.lib.client import ApiClient, Configuration
+from pinterest_oauth.lib.transport import TimeoutArg
 from pinterest_oauth.lib.errors import PinterestApiError, RateLimitError, ServerError, TransportError
 from pinterest_oauth.lib.stores import TokenStore, TokenStoreError
 from pinterest_oauth.lib.tokens import Token

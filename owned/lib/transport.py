@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from http.client import HTTPException
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
 import urllib3
@@ -85,6 +85,10 @@ class Timeouts:
 
     def as_urllib3(self) -> urllib3.Timeout:
         return self._urllib3  # type: ignore[attr-defined, no-any-return]
+
+
+#: What `timeout=` / `timeouts=` accept: `Timeouts`, seconds for both, or (connect, read).
+TimeoutArg = Union[Timeouts, float, "tuple[float, float]", None]
 
 
 def coerce_timeouts(value: Any, default: Timeouts) -> Timeouts:

@@ -93,7 +93,7 @@ class Token:
             refresh_token_expires_in=refresh_in,
             refresh_token_expires_at=refresh_at,
             response_type=response.response_type,
-            additional_properties=dict(response.additional_properties),
+            additional_properties=_extras(response),
         )
 
     def is_valid(self, now: float, margin: float = 0.0) -> bool:
@@ -209,3 +209,16 @@ def _time(data: Mapping[str, Any], name: str) -> float:
 
 def _opt_time(data: Mapping[str, Any], name: str) -> Optional[float]:
     return None if data.get(name) is None else _time(data, name)
+
+
+def _extras(response: OauthAccessTokenResponse) -> dict[str, Any]:
+    """The response's unknown fields plus every model field `Token` has no attribute for (a field
+    a newer spec added), so that regenerating the model never makes a `Token` drop a value."""
+    own = {f.name for f in dataclasses.fields(Token)}
+    extras = dict(response.additional_properties)
+    for name in type(response).model_fields:
+        value = getattr(response, name)
+        if name in own or name == "additional_properties" or value is None:
+            continue
+        extras[name] = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return extras
