@@ -64,7 +64,7 @@ def unanswered_port() -> Iterator[int]:
 
 def test_documented_defaults_reach_urllib3(token_server: TokenServer, monkeypatch: pytest.MonkeyPatch) -> None:
     config = Configuration()
-    assert config.timeouts == Timeouts(connect=10.0, read=30.0)
+    assert config.timeouts == Timeouts(connect=10.0, read=30.0, total=60.0)
     assert config.retry == RetryPolicy(max_attempts=3, backoff_base=0.5, backoff_max=8.0, max_retry_after=30.0)
     api = make_api(token_server, retry=None)
     seen: list[Any] = []
@@ -109,7 +109,7 @@ def test_per_call_timeout_overrides_the_client(token_server: TokenServer, timeou
 def test_client_timeout_as_seconds(token_server: TokenServer) -> None:
     token_server.enqueue(Reply(action="hang"))
     api = make_api(token_server, timeouts=SHORT)
-    assert api.api_client.configuration.timeouts == Timeouts(connect=SHORT, read=SHORT)
+    assert api.api_client.configuration.timeouts == Timeouts(connect=SHORT, read=SHORT, total=SHORT)
     started = time.monotonic()
     with pytest.raises(RequestTimeoutError):
         refresh(api)
