@@ -286,3 +286,79 @@ def test_invalid_2xx_text_is_bounded(token_server: TokenServer) -> None:
     with pytest.raises(InvalidResponseError) as info:
         refresh(make_api(token_server))
     assert len(str(info.value)) <= 360
+
+
+# -- peak memory, measured in a child process -----------------------------------------------------
+
+CHILD = """
+import json, sys
+from pinterest_oauth import ApiClient, Configuration, OauthApi, OpenApiException, RetryPolicy
+
+def peak_rss():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+
+url, cap = sys.argv[1], int(sys.argv[2])
+api = OauthApi(ApiClient(Configuration(host=url, username="1", password="s", max_response_bytes=cap,
+                                       retry=RetryPolicy(max_attempts=1))))
+api.oauth_token(grant_type="client_credentials")  # warm-up: every code path loaded once
+baseline = peak_rss()
+try:
+    api.oauth_token(grant_type="client_credentials")
+    outcome = "accepted"
+except OpenApiException as exc:
+    outcome = type(exc).__name__
+print(json.dumps({"baseline": baseline, "peak": peak_rss(), "outcome": outcome}))
+"""
+
+BIG = 64 * MiB
+
+
+def big_answer(framing: str, size: int) -> Callable[[int, socket.socket, threading.Event], bool]:
+    """A play: a small token answer first (the child's warm-up), then a `size`-byte body."""
+
+    def play(n: int, conn: socket.socket, stop: threading.Event) -> bool:
+        if n == 1:
+            send(conn, with_length(token_json()))
+            return True
+        if framing == "gzip":
+            bomb = gzip.compress(padded(size), compresslevel=9)
+            send(conn, head(200, "Content-Encoding: gzip", f"Content-Length: {len(bomb)}") + bomb)
+            return False
+        headers = {"content-length": f"Content-Length: {size}", "chunked": "Transfer-Encoding: chunked",
+                   "close-delimited": "Connection: close"}[framing]
+        send(conn, head(200, headers))
+        body = memoryview(padded(size))
+        for i in range(0, size, 0x10000):
+            piece = bytes(body[i:i + 0x10000])
+            send(conn, b"%x\r\n%s\r\n" % (len(piece), piece) if framing == "chunked" else piece)
+        if framing == "chunked":
+            send(conn, b"0\r\n\r\n")
+        return False
+
+    return play
+
+
+def child_peak(play: Any, cap: int) -> dict[str, Any]:
+    import subprocess
+    import sys
+
+    with RawServer(play) as server:
+        done = subprocess.run([sys.executable, "-c", CHILD, server.url, str(cap)],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked", "close-delimited", "gzip"])
+def test_peak_memory_stays_near_baseline_on_a_64_mib_body(framing: str) -> None:
+    result = child_peak(big_answer(framing, BIG), CAP)
+    assert result["outcome"] == "InvalidResponseError"
+    assert result["peak"] - result["baseline"] < 8 * MiB
+
+
+def test_the_memory_measure_sees_a_body_that_is_read() -> None:
+    """The control: with the cap raised, the same child reading a 32 MiB body peaks far higher."""
+    result = child_peak(big_answer("close-delimited", 32 * MiB), 64 * MiB)
+    assert result["outcome"] == "accepted"
+    assert result["peak"] - result["baseline"] > 32 * MiB

@@ -132,6 +132,23 @@ def test_connect_timeout_is_retried_then_raised(unanswered_port: int) -> None:
     assert 3 * 0.2 <= elapsed < 3 * 0.2 * 2
 
 
+def test_connect_is_cut_to_the_total_deadline_and_not_retried_past_it(unanswered_port: int) -> None:
+    policy, sleeps = no_sleep_policy(max_attempts=3)
+    config = Configuration(host=f"http://127.0.0.1:{unanswered_port}/v5", username="1", password="s",
+                           timeouts=Timeouts(connect=5, read=5, total=1), retry=policy)
+    from pinterest_oauth import ApiClient, OauthApi
+
+    started = time.monotonic()
+    with pytest.raises(RequestTimeoutError) as info:
+        OauthApi(ApiClient(config)).oauth_token(grant_type="client_credentials")
+    elapsed = time.monotonic() - started
+    assert info.value.request_sent is False
+    assert str(info.value) == (f"timed out connecting to http://127.0.0.1:{unanswered_port}/v5/oauth/token"
+                               " (the call's 1 s total deadline expired)")
+    assert sleeps == []  # no time left for a retry
+    assert 1.0 <= elapsed < 2.0
+
+
 # -- connections that never carried the request are retried -------------------------------
 
 def test_refused_then_answered_is_retried_once() -> None:

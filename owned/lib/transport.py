@@ -259,7 +259,7 @@ class _DeadlineReader(io.RawIOBase):
         if left <= 0:
             raise socket.timeout("the call's total deadline expired")
         self._sock.settimeout(left if left < self._read else self._read)
-        return self._raw.readinto(buffer)  # type: ignore[no-any-return]
+        return self._raw.readinto(buffer)
 
     def close(self) -> None:
         if not self.closed:
