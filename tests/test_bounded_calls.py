@@ -106,6 +106,21 @@ def test_per_call_seconds_bound_the_whole_call() -> None:
     assert TOTAL - 0.05 <= elapsed < TOTAL + LATE
 
 
+def test_send_bounds_any_pool_manager() -> None:
+    """`transport.send` (what an ApiClient calls) prepares a plain urllib3 PoolManager itself."""
+    import urllib3
+
+    from pinterest_oauth.lib import transport
+
+    manager = urllib3.PoolManager()
+    with RawServer(dribbled_headers) as server:
+        exc, elapsed = timed(lambda: transport.send(
+            manager, server.url + "/oauth/token", b"grant_type=client_credentials", {}, (),
+            Timeouts(connect=1, read=1, total=TOTAL), RetryPolicy(max_attempts=1)))
+    assert isinstance(exc, RequestTimeoutError) and exc.request_sent is True
+    assert TOTAL - 0.05 <= elapsed < TOTAL + LATE
+
+
 def test_retry_after_that_does_not_fit_is_not_waited_for(token_server: TokenServer) -> None:
     """503 + Retry-After 2 s under a 3 s deadline: the first retry fits (2 s + 0.5 s), the
     second would end past the deadline, so the 503 is raised at about 2 s, not slept on."""

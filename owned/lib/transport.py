@@ -205,11 +205,14 @@ def _ignore_debuglevel(self: object, value: int) -> None:
 
 
 _quiet_pool_classes: dict[type, type] = {}
+_QUIET_POOLS: set[type] = set()
 
 
 def _quiet_pool_class(pool_cls: type) -> type:
     """A subclass of `pool_cls` whose connections ignore http.client's debuglevel (which the
     generated Configuration.debug sets process-wide and which prints headers and bodies)."""
+    if pool_cls in _QUIET_POOLS:
+        return pool_cls
     quiet = _quiet_pool_classes.get(pool_cls)
     if quiet is None:
         conn_cls = pool_cls.ConnectionCls  # type: ignore[attr-defined]
@@ -222,6 +225,7 @@ def _quiet_pool_class(pool_cls: type) -> type:
             "ConnectionCls": quiet_conn, "__module__": __name__,
         })
         _quiet_pool_classes[pool_cls] = quiet
+        _QUIET_POOLS.add(quiet)
     return quiet
 
 
@@ -530,6 +534,8 @@ def send(
     for an undecodable body.
     """
     deadline = time.monotonic() + timeouts.total
+    if pool.pool_classes_by_scheme.get("https") not in _QUIET_POOLS:  # dribbled bytes would escape the deadline
+        silence_http_client_debug(pool)
     _CALL.bound = (deadline, timeouts.read)
     try:
         return _send(pool, url, body, headers, fields, timeouts, retry, secrets, shown_url or url,
