@@ -67,7 +67,7 @@ def unanswered_port() -> Iterator[int]:
 
 def test_documented_defaults_reach_urllib3(token_server: TokenServer, monkeypatch: pytest.MonkeyPatch) -> None:
     config = Configuration()
-    assert config.timeouts == Timeouts(connect=10.0, read=30.0)
+    assert config.timeouts == Timeouts(connect=10.0, read=30.0, total=60.0)
     assert config.retry == RetryPolicy(max_attempts=3, backoff_base=0.5, backoff_max=8.0, max_retry_after=30.0)
     api = make_api(token_server, retry=None)
     seen: list[Any] = []
@@ -112,7 +112,7 @@ def test_per_call_timeout_overrides_the_client(token_server: TokenServer, timeou
 def test_client_timeout_as_seconds(token_server: TokenServer) -> None:
     token_server.enqueue(Reply(action="hang"))
     api = make_api(token_server, timeouts=SHORT)
-    assert api.api_client.configuration.timeouts == Timeouts(connect=SHORT, read=SHORT)
+    assert api.api_client.configuration.timeouts == Timeouts(connect=SHORT, read=SHORT, total=SHORT)
     started = time.monotonic()
     with pytest.raises(RequestTimeoutError):
         refresh(api)
@@ -133,6 +133,23 @@ def test_connect_timeout_is_retried_then_raised(unanswered_port: int) -> None:
     assert str(info.value) == f"timed out connecting to http://127.0.0.1:{unanswered_port}/v5/oauth/token"
     assert sleeps == [0.5, 1.0]  # nothing was sent: safe to try again, with capped backoff
     assert 3 * 0.2 <= elapsed < 3 * 0.2 + LATE
+
+
+def test_connect_is_cut_to_the_total_deadline_and_not_retried_past_it(unanswered_port: int) -> None:
+    policy, sleeps = no_sleep_policy(max_attempts=3)
+    config = Configuration(host=f"http://127.0.0.1:{unanswered_port}/v5", username="1", password="s",
+                           timeouts=Timeouts(connect=5, read=5, total=1), retry=policy)
+    from pinterest_oauth import ApiClient, OauthApi
+
+    started = time.monotonic()
+    with pytest.raises(RequestTimeoutError) as info:
+        OauthApi(ApiClient(config)).oauth_token(grant_type="client_credentials", scope="ads:read")
+    elapsed = time.monotonic() - started
+    assert info.value.request_sent is False
+    assert str(info.value) == (f"timed out connecting to http://127.0.0.1:{unanswered_port}/v5/oauth/token"
+                               " (the call's 1 s total deadline expired)")
+    assert sleeps == []  # no time left for a retry
+    assert 1.0 <= elapsed < 2.0
 
 
 # -- connections that never carried the request are retried -------------------------------

@@ -146,7 +146,7 @@ def test_package_debug_switch_logs_redacted_exchange(token_server: TokenServer, 
     out, err = capfd.readouterr()
     assert leaks([out, err] + [t for f in failures for t in exception_texts(f)]) == []
     url = f"{token_server.url}/oauth/token"
-    assert f"pinterest_oauth DEBUG POST {url} attempt 1/2 timeouts=(10, 30) headers={{'Authorization': '<redacted>'" in err
+    assert f"pinterest_oauth DEBUG POST {url} attempt 1/2 timeouts=(10, 30, 60) headers={{'Authorization': '<redacted>'" in err
     assert "form=[('grant_type', 'refresh_token'), ('refresh_token', '<redacted>')]" in err
     assert "('code', '<redacted>'), ('redirect_uri', 'https://example.com/cb')" in err
     assert f"POST {url} -> 200 OK in " in err and " ms headers=" in err

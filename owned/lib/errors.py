@@ -8,6 +8,8 @@ so code written against the plain generated client keeps working.
 Exception texts never contain the client secret, the Authorization header, codes or tokens:
 they are built from parsed fields that have been scrubbed (see `redact`), never from raw
 bodies, and the underlying urllib3 / pydantic error is not chained into the traceback.
+Whatever the server sends, a text stays short (server-chosen parts are cut to
+`MAX_TEXT_CHARS`) and `.body` keeps at most the first `MAX_BODY_CHARS` characters.
 All classes pickle (for multiprocessing and task queues).
 """
 
@@ -29,12 +31,24 @@ from pinterest_oauth.exceptions import (
 #: Pinterest error code for a rejected authorization grant (code or refresh token).
 INVALID_GRANT_CODE = 283
 
+#: The most of an error body an exception keeps in `.body` (characters).
+MAX_BODY_CHARS = 4096
+#: The most of any server-chosen text (reason, message, problem) in an exception's text.
+MAX_TEXT_CHARS = 300
+
+
+def _shorten(text: Optional[str], limit: int = MAX_TEXT_CHARS) -> Optional[str]:
+    """`text` cut to `limit` characters, marked with "..." where it was cut."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 3] + "..."
+
 
 class PinterestApiError(ApiException):
     """The server answered with a non-2xx status.
 
-    Attributes: `status`, `reason`, `headers`, `body` (raw text; read it explicitly, it is
-    never part of the exception text), `data` (the parsed `Error` model for `{code, message}`
+    Attributes: `status`, `reason`, `headers`, `body` (the raw text, at most its first
+    `MAX_BODY_CHARS` characters; read it explicitly, it is never part of the exception text), `data` (the parsed `Error` model for `{code, message}`
     bodies, else None), `code` / `message` (from `{code, message}` bodies), `error` /
     `error_description` (from RFC 6749 `{error, error_description}` bodies), `retry_after`
     (seconds, from a Retry-After header, else None).
@@ -53,6 +67,8 @@ class PinterestApiError(ApiException):
         retry_after: Optional[float] = None,
         summary: str = "",
     ) -> None:
+        if body is not None and len(body) > MAX_BODY_CHARS:
+            body = body[:MAX_BODY_CHARS]
         super().__init__(status=status, reason=reason, body=body, data=data)
         self.headers = headers
         self.code: Optional[int] = getattr(data, "code", None)
@@ -60,7 +76,7 @@ class PinterestApiError(ApiException):
         self.error = error
         self.error_description = error_description
         self.retry_after = retry_after
-        self._summary = summary
+        self._summary = _shorten(summary) or ""
 
     @property
     def is_invalid_grant(self) -> bool:
@@ -70,7 +86,7 @@ class PinterestApiError(ApiException):
     def __str__(self) -> str:
         text = f"HTTP {self.status}"
         if self.reason:
-            text += f" {self.reason}"
+            text += f" {_shorten(str(self.reason), 100)}"
         return f"{text}: {self._summary}" if self._summary else text
 
     def __repr__(self) -> str:
@@ -122,10 +138,12 @@ class InvalidResponseError(OpenApiException):
     """A 2xx answer whose body is not a valid token response.
 
     `problem` says what was wrong (empty body, not JSON, truncated JSON, not an object,
-    missing or mistyped fields); `status` is the HTTP status. The body is never part of the text.
+    missing or mistyped fields, a body over `max_response_bytes`); `status` is the HTTP
+    status. The body is never part of the text.
     """
 
     def __init__(self, problem: str, *, status: Optional[int] = None) -> None:
+        problem = _shorten(problem) or ""
         super().__init__(f"invalid token response (HTTP {status}): {problem}")
         self.status = status
         self.problem = problem
@@ -163,7 +181,8 @@ class ConnectionFailedError(TransportError):
 
 
 class RequestTimeoutError(TransportError):
-    """The connect timeout (`request_sent` False) or read timeout (True) expired."""
+    """The connect timeout (`request_sent` False), the read timeout or the call's total
+    deadline expired (`request_sent` True once the request may have been sent)."""
 
 
 class InsecureTransportError(ApiValueError):

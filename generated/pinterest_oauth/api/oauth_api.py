@@ -135,8 +135,8 @@ class OauthApi:
         :param scope: Required when grant_type is client_credentials.
         :param refresh_on: Deprecated (described upstream in 5.12-5.14; use continuous_refresh). With grant_type refresh_token, true asked for a new refresh token in the response (response_type everlasting_refresh).
         :param continuous_refresh: Set to true to receive a continuous refresh token (60-day expiration, refreshable indefinitely). Apps created before September 25, 2025 must send true; apps created on or after that date get continuous refresh tokens without it.
-        :param timeout: this call's `Timeouts`, seconds, or a (connect, read) pair; default: the
-            Configuration's.
+        :param timeout: this call's `Timeouts`, seconds (the whole call), (connect, read) or
+            (connect, read, total); default: the Configuration's.
         :param retry: this call's `RetryPolicy` (`RetryPolicy(max_attempts=1)` disables retries);
             default: the Configuration's.
         :return: the `OauthAccessTokenResponse` parsed from the 2xx answer.

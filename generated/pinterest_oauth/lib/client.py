@@ -31,11 +31,12 @@ DEFAULT_RETRY = RetryPolicy()
 
 
 class Configuration(_GeneratedConfiguration):
-    """Connection settings: credentials, host, timeouts, retries, debug logging.
+    """Connection settings: credentials, host, timeouts, retries, body cap, debug logging.
 
     `username` / `password` are the app id and secret (HTTP basic). Defaults: host
-    https://api.pinterest.com/v5, `Timeouts(connect=10, read=30)`, `RetryPolicy()` (3 attempts;
-    failed connects and 429/503 only). Plain http is refused except to loopback hosts or with
+    https://api.pinterest.com/v5, `Timeouts(connect=10, read=30, total=60)`, `RetryPolicy()`
+    (3 attempts; failed connects and 429/503 only), `max_response_bytes` 1 MiB (a longer
+    answer is not read and fails the call). Plain http is refused except to loopback hosts or with
     `allow_insecure_http=True`. `debug=True` sends the package's redacted log to stderr;
     unlike the generated class it never switches on http.client's printing.
     """
@@ -50,6 +51,7 @@ class Configuration(_GeneratedConfiguration):
         retry: Optional[RetryPolicy] = None,
         allow_insecure_http: bool = False,
         debug: Optional[bool] = None,
+        max_response_bytes: int = transport.DEFAULT_MAX_RESPONSE_BYTES,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("retries") is not None:
@@ -58,17 +60,29 @@ class Configuration(_GeneratedConfiguration):
         self.timeouts = timeouts  # the setters coerce and check
         self.retry = retry
         self.allow_insecure_http = allow_insecure_http
+        self.max_response_bytes = max_response_bytes
         super().__init__(host=host, username=username, password=password, debug=debug, **kwargs)
 
     @property
     def timeouts(self) -> Timeouts:
-        """Default `Timeouts` of every call; assign `Timeouts`, seconds, a (connect, read) pair,
-        or None for the defaults (10 s, 30 s)."""
+        """Default `Timeouts` of every call; assign `Timeouts`, seconds (the whole call),
+        a (connect, read) pair, a (connect, read, total) triple, or None for the defaults
+        (10 s, 30 s, 60 s)."""
         return self._timeouts
 
     @timeouts.setter
     def timeouts(self, value: TimeoutArg) -> None:
         self._timeouts = coerce_timeouts(value, DEFAULT_TIMEOUTS)
+
+    @property
+    def max_response_bytes(self) -> int:
+        """The longest response body a call reads, in bytes after decompression (default
+        1 MiB); a longer one fails the call without being read."""
+        return self._max_response_bytes
+
+    @max_response_bytes.setter
+    def max_response_bytes(self, value: int) -> None:
+        self._max_response_bytes = transport.check_max_response_bytes(value)
 
     @property
     def retry(self) -> RetryPolicy:
@@ -188,6 +202,7 @@ class ApiClient(_GeneratedApiClient):
                 retry if retry is not None else config.retry,
                 all_secrets,
                 shown_url,
+                max_body=config.max_response_bytes,
             )
         except transport.BodyDecodeError as exc:
             undecodable = "the body could not be decoded (bad Content-Encoding)"

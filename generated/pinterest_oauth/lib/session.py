@@ -11,6 +11,12 @@ request). The rotated refresh token is saved before the new access token is hand
 saving fails the caller gets `TokenStoreError`, the stored token is left as it was, and the
 next call tries to save the new token again before anything else. A rejected refresh token
 raises `ReauthorizationRequired` and leaves the store untouched.
+
+Locks are held only for bounded time: each request the session sends (a refresh, a code
+exchange) ends within its total deadline, `timeouts.total` (default 60 s, retries included),
+whatever the server does. A store whose lock expires by itself (a lease, e.g. a lock shared
+across machines) says so with a `lock_lease` attribute in seconds; each request's deadline is
+then at most `LEASE_SHARE` (half) of it, so the lease cannot lapse while a refresh is in flight.
 """
 
 from __future__ import annotations
@@ -32,12 +38,26 @@ from pinterest_oauth.lib.transport import TimeoutArg
 from pinterest_oauth.lib.errors import PinterestApiError, RateLimitError, ServerError, TransportError
 from pinterest_oauth.lib.stores import TokenStore, TokenStoreError
 from pinterest_oauth.lib.tokens import Token
-from pinterest_oauth.lib.transport import RetryPolicy
+from pinterest_oauth.lib.transport import RetryPolicy, Timeouts
 from pinterest_oauth.models.oauth_access_token_response import OauthAccessTokenResponse
 
 logger = logging.getLogger("pinterest_oauth.session")
 
 _DAY = 86400.0
+
+#: The most of a store's `lock_lease` one request's total deadline may use.
+LEASE_SHARE = 0.5
+
+
+def request_timeouts(timeouts: Timeouts, store: object) -> Timeouts:
+    """`timeouts`, with `total` cut to `LEASE_SHARE` of `store.lock_lease` if the store has one."""
+    lease = getattr(store, "lock_lease", None)
+    if lease is None:
+        return timeouts
+    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 0 < lease < float("inf"):
+        raise ValueError(f"{type(store).__name__}.lock_lease must be a positive number of seconds or None")
+    total = lease * LEASE_SHARE
+    return dataclasses.replace(timeouts, total=total) if total < timeouts.total else timeouts
 
 
 class ReauthorizationRequired(OpenApiException):
@@ -69,7 +89,9 @@ class TokenSession:
 
     :param client_id: the app id. :param client_secret: the app secret.
     :param store: any `TokenStore` (`FileTokenStore`, `MemoryTokenStore`, your own).
-    :param host, timeouts, retry, allow_insecure_http: as for `Configuration`.
+    :param host, timeouts, retry, allow_insecure_http: as for `Configuration`; each request's
+        total deadline is `timeouts.total`, at most half the store's `lock_lease` if it has one
+        (the result is `request_timeouts`).
     :param refresh_margin: refresh when the access token has less than this left
         (seconds or timedelta; default 5 minutes).
     :param continuous_refresh: sent with every exchange and refresh when not None (apps
@@ -108,6 +130,7 @@ class TokenSession:
             timeouts=timeouts, retry=retry, allow_insecure_http=allow_insecure_http,
         )
         self.store = store
+        self.request_timeouts = request_timeouts(config.timeouts, store)
         self._client = ApiClient(config)
         self._api = OauthApi(self._client)
         self.refresh_margin = _seconds(refresh_margin, "refresh_margin")
@@ -172,7 +195,7 @@ class TokenSession:
             sent_at = self._clock()
             response = self._api.oauth_token(
                 "authorization_code", code=code, redirect_uri=redirect_uri,
-                continuous_refresh=self.continuous_refresh,
+                continuous_refresh=self.continuous_refresh, timeout=self.request_timeouts,
             )
             return self._save_fresh(Token.from_response(response, sent_at=sent_at))
 
@@ -271,7 +294,7 @@ class TokenSession:
         try:
             return self._api.oauth_token(
                 "refresh_token", refresh_token=refresh_token, scope=self.scope,
-                continuous_refresh=self.continuous_refresh,
+                continuous_refresh=self.continuous_refresh, timeout=self.request_timeouts,
             )
         except PinterestApiError as exc:
             if exc.is_invalid_grant:

@@ -10,6 +10,14 @@ authorization codes are single-use and a refresh may already have rotated the re
 - never retried: read timeouts, connections dropped after sending, TLS failures, 500 / 502 / 504
   and every other status.
 
+Bounds: every call has a total deadline (`Timeouts.total`) covering connect, send, the wait
+for the answer, reading it, and every retry's sleep; a retry is not started unless its wait
+plus `MIN_ATTEMPT_S` fits before the deadline. Connections made through a pool manager
+prepared by `silence_http_client_debug` read the answer through `_DeadlineReader`, which caps
+each socket read at the time left, so a server sending one byte at a time cannot stretch a
+call. The answer's body is read up to `max_body` bytes (after decompression); a longer one is
+not read further, its connection is closed, and the call fails saying the body was too large.
+
 Logging goes to the `pinterest_oauth` logger at DEBUG: method, URL, status, timing and
 redacted headers and body. Switch it on with `Configuration(debug=True)` or the environment
 variable `PINTEREST_OAUTH_DEBUG=1` (read at import), or configure the logger yourself.
@@ -20,12 +28,16 @@ generated `Configuration.debug`, which sets it process-wide) prints headers or t
 from __future__ import annotations
 
 import email.utils
+import http.client
+import io
 import ipaddress
 import logging
 import math
 import os
 import random
+import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from http.client import HTTPException
@@ -45,7 +57,7 @@ from urllib3.exceptions import (
 )
 
 from pinterest_oauth.exceptions import ApiValueError
-from pinterest_oauth.lib import redact
+from pinterest_oauth.lib import errors, redact
 from pinterest_oauth.lib.errors import (
     ConnectionFailedError,
     InsecureTransportError,
@@ -72,36 +84,64 @@ def _positive_seconds(owner: str, name: str, value: Any, *, allow_zero: bool = F
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds to wait for a connection (`connect`) and, once sent, for each read of the
-    answer (`read`). Defaults: 10 s and 30 s."""
+    """How long a call may take, in seconds.
+
+    `connect`: to establish a connection (default 10). `read`: for each read of the answer,
+    i.e. the longest silence tolerated (default 30). `total`: the whole call, retries and their
+    waits included, whatever the server does (default 60); `connect` and `read` are cut to
+    what is left of it.
+    """
 
     connect: float = 10.0
     read: float = 30.0
+    total: float = 60.0
 
     def __post_init__(self) -> None:
         _positive_seconds("Timeouts", "connect", self.connect)
         _positive_seconds("Timeouts", "read", self.read)
+        _positive_seconds("Timeouts", "total", self.total)
         object.__setattr__(self, "_urllib3", urllib3.Timeout(connect=self.connect, read=self.read))
+        object.__setattr__(self, "_longest", max(self.connect, self.read))
 
-    def as_urllib3(self) -> urllib3.Timeout:
-        return self._urllib3  # type: ignore[attr-defined, no-any-return]
+    def as_urllib3(self, remaining: Optional[float] = None) -> urllib3.Timeout:
+        """urllib3's connect / read timeouts, each cut to `remaining` seconds if given."""
+        if remaining is None or remaining >= self._longest:  # type: ignore[attr-defined]
+            return self._urllib3  # type: ignore[attr-defined, no-any-return]
+        remaining = max(remaining, 0.001)
+        return urllib3.Timeout(connect=min(self.connect, remaining), read=min(self.read, remaining))
 
 
-#: What `timeout=` / `timeouts=` accept: `Timeouts`, seconds for both, or (connect, read).
-TimeoutArg = Union[Timeouts, float, "tuple[float, float]", None]
+#: What `timeout=` / `timeouts=` accept: `Timeouts`, seconds (the whole call), (connect, read) or (connect, read, total).
+TimeoutArg = Union[Timeouts, float, "tuple[float, float]", "tuple[float, float, float]", None]
 
 
 def coerce_timeouts(value: Any, default: Timeouts) -> Timeouts:
-    """`Timeouts`, seconds for both, or a (connect, read) pair; None means `default`."""
+    """`Timeouts`; seconds (connect, read and total all that long: the call takes at most
+    that); a (connect, read) pair (total: the default 60 s); a (connect, read, total)
+    triple; None means `default`."""
     if value is None:
         return default
     if isinstance(value, Timeouts):
         return value
     if isinstance(value, tuple) and len(value) == 2:
         return Timeouts(connect=value[0], read=value[1])
+    if isinstance(value, tuple) and len(value) == 3:
+        return Timeouts(connect=value[0], read=value[1], total=value[2])
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Timeouts(connect=value, read=value)
-    raise ApiValueError("timeout must be Timeouts, seconds, or a (connect, read) pair")
+        return Timeouts(connect=value, read=value, total=value)
+    raise ApiValueError("timeout must be Timeouts, seconds, a (connect, read) pair or a "
+                        "(connect, read, total) triple")
+
+
+#: Default cap on a response body, in bytes after decompression (a token answer is < 1 KiB).
+DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
+
+
+def check_max_response_bytes(value: Any) -> int:
+    """`value` if it is a usable body cap (an int >= 1), else ApiValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ApiValueError(f"max_response_bytes must be an integer >= 1, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -169,30 +209,95 @@ def _ignore_debuglevel(self: object, value: int) -> None:
 
 
 _quiet_pool_classes: dict[type, type] = {}
+_QUIET_POOLS: set[type] = set()
 
 
 def _quiet_pool_class(pool_cls: type) -> type:
     """A subclass of `pool_cls` whose connections ignore http.client's debuglevel (which the
     generated Configuration.debug sets process-wide and which prints headers and bodies)."""
+    if pool_cls in _QUIET_POOLS:
+        return pool_cls
     quiet = _quiet_pool_classes.get(pool_cls)
     if quiet is None:
         conn_cls = pool_cls.ConnectionCls  # type: ignore[attr-defined]
         quiet_conn = type(f"Quiet{conn_cls.__name__}", (conn_cls,), {
             "debuglevel": property(_no_debuglevel, _ignore_debuglevel),
+            "response_class": _BoundedHTTPResponse,
             "__module__": __name__,
         })
         quiet = type(f"Quiet{pool_cls.__name__}", (pool_cls,), {
             "ConnectionCls": quiet_conn, "__module__": __name__,
         })
         _quiet_pool_classes[pool_cls] = quiet
+        _QUIET_POOLS.add(quiet)
     return quiet
 
 
 def silence_http_client_debug(pool_manager: urllib3.PoolManager) -> None:
-    """Make `pool_manager` (plain, proxy or SOCKS) open only connections that never print."""
+    """Make `pool_manager` (plain, proxy or SOCKS) open only connections that never print and
+    whose answers, inside `send`, are read under the call's deadline (`_DeadlineReader`)."""
     pool_manager.pool_classes_by_scheme = {
         scheme: _quiet_pool_class(cls) for scheme, cls in pool_manager.pool_classes_by_scheme.items()
     }
+
+
+# -- reading under a deadline -----------------------------------------------------------
+
+# (deadline on the time.monotonic clock, read timeout) of the `send` running in this thread.
+_CALL = threading.local()
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The raw stream an answer is read from: before each socket read, the socket's timeout
+    is set to the time left before the deadline (at most the read timeout). A socket timeout
+    alone restarts on every read, so a server dribbling bytes could hold a call forever."""
+
+    def __init__(self, sock: socket.socket, deadline: float, read: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._raw = sock.makefile("rb", buffering=0)  # counts as an open file of the socket
+        self._deadline = deadline
+        self._read = read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> Optional[int]:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("the call's total deadline expired")
+        self._sock.settimeout(left if left < self._read else self._read)
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """Stands in for the socket when http.client opens its reader (`makefile`)."""
+
+    __slots__ = ("_sock", "_bound")
+
+    def __init__(self, sock: socket.socket, bound: tuple[float, float]) -> None:
+        self._sock = sock
+        self._bound = bound
+
+    def makefile(self, mode: str = "rb") -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, *self._bound))
+
+
+class _BoundedHTTPResponse(http.client.HTTPResponse):
+    """http.client's response, reading under the deadline of the `send` in this thread (the
+    CONNECT answer of a proxy tunnel too); outside `send`, exactly http.client's."""
+
+    def __init__(self, sock: Any, debuglevel: int = 0, method: Optional[str] = None,
+                 url: Optional[str] = None) -> None:
+        bound = getattr(_CALL, "bound", None)
+        if bound is not None and isinstance(sock, socket.socket):
+            sock = _DeadlineSocket(sock, bound)
+        super().__init__(sock, debuglevel, method, url)
 
 
 # -- https only ------------------------------------------------------------------------
@@ -373,6 +478,43 @@ class BodyDecodeError(Exception):
         self.status = status
 
 
+class _BodyTooLarge(Exception):
+    """The body is longer than the cap; `declared` is its Content-Length if that said so."""
+
+    def __init__(self, declared: Optional[int]) -> None:
+        super().__init__(declared)
+        self.declared = declared
+
+
+#: A retry starts only if at least this many seconds of the deadline are left after its wait.
+MIN_ATTEMPT_S = 0.5
+
+_READ_CHUNK = 64 * 1024
+
+
+def _read_body(response: Any, max_body: int) -> bytes:
+    """The whole decoded body; _BodyTooLarge once it is known to exceed `max_body` bytes."""
+    length = response.length_remaining  # None: chunked or close-delimited
+    if length is not None:
+        if length > max_body:
+            raise _BodyTooLarge(length)
+        if "content-encoding" not in response.headers:
+            return response.data  # type: ignore[no-any-return]  # `length` bytes; cached for urlopen wrappers
+    parts = []
+    size = 0
+    while True:  # urllib3 decompresses at most the amount asked for: a bomb stays small
+        chunk = response.read(min(_READ_CHUNK, max_body + 1 - size))
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > max_body:
+            raise _BodyTooLarge(None)
+        parts.append(chunk)
+    data = b"".join(parts)
+    response._body = data  # what `response.data` caches, for wrappers of urlopen
+    return data
+
+
 def send(
     pool: urllib3.PoolManager,
     url: str,
@@ -383,22 +525,50 @@ def send(
     retry: RetryPolicy,
     secrets: Sequence[Optional[str]] = (),
     shown_url: Optional[str] = None,
+    *,
+    max_body: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> Exchange:
-    """POST `body` to `url` under the retry rules above; return the final answer.
+    """POST `body` to `url` under the retry rules and bounds above; return the final answer.
 
-    `fields` (the form) and `secrets` serve only the redacted debug log; `shown_url` is the
-    URL as it may appear in logs and messages. Raises ConnectionFailedError /
-    RequestTimeoutError (TransportError), or BodyDecodeError for an undecodable 2xx/4xx body.
+    The call ends within `timeouts.total` seconds (plus scheduling delays); the answer's body
+    is at most `max_body` bytes after decoding. `fields` (the form) and `secrets` serve only
+    the redacted debug log; `shown_url` is the URL as it may appear in logs and messages.
+    Raises ConnectionFailedError / RequestTimeoutError (TransportError); for a body over
+    `max_body`, InvalidResponseError (2xx) or the status's PinterestApiError; BodyDecodeError
+    for an undecodable body.
     """
-    shown = shown_url or url
-    timeout = timeouts.as_urllib3()
+    deadline = time.monotonic() + timeouts.total
+    if pool.pool_classes_by_scheme.get("https") not in _QUIET_POOLS:  # dribbled bytes would escape the deadline
+        silence_http_client_debug(pool)
+    _CALL.bound = (deadline, timeouts.read)
+    try:
+        return _send(pool, url, body, headers, fields, timeouts, retry, secrets, shown_url or url,
+                     max_body, deadline)
+    finally:
+        _CALL.bound = None
+
+
+def _send(
+    pool: urllib3.PoolManager,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    fields: Sequence[tuple[str, str]],
+    timeouts: Timeouts,
+    retry: RetryPolicy,
+    secrets: Sequence[Optional[str]],
+    shown: str,
+    max_body: int,
+    deadline: float,
+) -> Exchange:
     debug = logger.isEnabledFor(logging.DEBUG)
     attempt = 1
     while True:
+        remaining = deadline - time.monotonic()
         if debug:
             logger.debug(
-                "POST %s attempt %d/%d timeouts=(%g, %g) headers=%s form=%s",
-                shown, attempt, retry.max_attempts, timeouts.connect, timeouts.read,
+                "POST %s attempt %d/%d timeouts=(%g, %g, %g) headers=%s form=%s",
+                shown, attempt, retry.max_attempts, timeouts.connect, timeouts.read, timeouts.total,
                 redact.redact_headers(headers), redact.redact_fields(fields),
             )
         started = time.perf_counter()
@@ -407,32 +577,39 @@ def send(
         try:
             response = _open(
                 pool, url, body=body, headers=headers, retries=False, redirect=False,
-                timeout=timeout, preload_content=False, decode_content=True,
+                timeout=timeouts.as_urllib3(remaining), preload_content=False, decode_content=True,
             )
             try:
-                data = response.data  # read and cached: wrappers of urlopen (scripts/record.py) see it too
-            except DecodeError:
-                raise BodyDecodeError(response.status) from None
+                data = _read_body(response, max_body)
+            except BaseException as exc:
+                response.close()  # the rest of the answer is never read: do not reuse the connection
+                if isinstance(exc, DecodeError):
+                    raise BodyDecodeError(response.status) from None
+                raise
             finally:
                 response.release_conn()
         except (NewConnectionError, ConnectTimeoutError, ProxyError) as exc:
             # The connection was never established: nothing reached the server.
-            failure = _transport_error(exc, shown, request_sent=False)
+            failure = _transport_error(exc, shown, request_sent=False, deadline=(deadline, timeouts.total))
             retryable = True
         except BodyDecodeError:
             raise
+        except _BodyTooLarge as exc:
+            raise _too_large(response, exc.declared, max_body, secrets) from None
         except (HTTPError, HTTPException, OSError, ValueError) as exc:
-            failure = _transport_error(exc, shown, request_sent=True)
+            failure = _transport_error(exc, shown, request_sent=True, deadline=(deadline, timeouts.total))
         if failure is not None:
             if debug:
                 logger.debug("POST %s attempt %d failed after %.1f ms: %s", shown, attempt,
                              (time.perf_counter() - started) * 1000, failure)
             if retryable and attempt < retry.max_attempts:
                 delay = retry.backoff(attempt)
-                _log_retry(debug, shown, attempt, "connection failed", delay)
-                retry.sleep(delay)
-                attempt += 1
-                continue
+                if _fits(deadline, delay):
+                    _log_retry(debug, shown, attempt, "connection failed", delay)
+                    retry.sleep(delay)
+                    attempt += 1
+                    continue
+                _log_no_time(debug, shown, delay, deadline)
             raise failure
         if debug:
             logger.debug(
@@ -446,15 +623,51 @@ def send(
             wait = parse_retry_after(response.headers.get("Retry-After"))
             if wait is None:
                 wait = retry.backoff(attempt)
-            if wait <= retry.max_retry_after:
+            if wait > retry.max_retry_after:
+                if debug:
+                    logger.debug("POST %s: Retry-After %.0f s exceeds max_retry_after %.0f s; "
+                                 "not retrying", shown, wait, retry.max_retry_after)
+            elif _fits(deadline, wait):
                 _log_retry(debug, shown, attempt, f"HTTP {response.status}", wait)
                 retry.sleep(wait)
                 attempt += 1
                 continue
-            if debug:
-                logger.debug("POST %s: Retry-After %.0f s exceeds max_retry_after %.0f s; "
-                             "not retrying", shown, wait, retry.max_retry_after)
+            else:
+                _log_no_time(debug, shown, wait, deadline)
         return Exchange(response.status, response.reason, response.headers, data)
+
+
+def _fits(deadline: float, wait: float) -> bool:
+    """Whether a retry after `wait` seconds still leaves MIN_ATTEMPT_S before the deadline."""
+    return time.monotonic() + wait + MIN_ATTEMPT_S <= deadline
+
+
+def _log_no_time(debug: bool, url: str, wait: float, deadline: float) -> None:
+    if debug:
+        logger.debug("POST %s: not retrying: a %.2f s wait does not fit in the %.2f s left",
+                     url, wait, max(0.0, deadline - time.monotonic()))
+
+
+def _too_large(response: Any, declared: Optional[int], max_body: int,
+               secrets: Sequence[Optional[str]]) -> Exception:
+    """The error for an answer whose body is over the cap: InvalidResponseError for a 2xx,
+    else the status's own error class (with `body` None)."""
+    size = f"{declared} bytes (Content-Length)" if declared is not None else "larger than that"
+    problem = (f"the response body is too large: the limit is {max_body} bytes "
+               f"(max_response_bytes), the body is {size}; it was not read")
+    status = response.status
+    if 200 <= status <= 299:
+        return errors.InvalidResponseError(problem, status=status)
+    retry_after = None
+    if status == 429 or status == 503:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    return errors.error_class_for(status)(
+        status=status,
+        reason=redact.scrub(response.reason, secrets) if response.reason else None,
+        headers=response.headers,
+        retry_after=retry_after,
+        summary=problem,
+    )
 
 
 def _log_retry(debug: bool, url: str, attempt: int, why: str, delay: float) -> None:
@@ -465,17 +678,22 @@ def _log_retry(debug: bool, url: str, attempt: int, why: str, delay: float) -> N
 _MAY_HAVE_BEEN_PROCESSED = "; not retried: the server may have processed the request"
 
 
-def _transport_error(exc: BaseException, url: str, *, request_sent: bool) -> TransportError:
+def _transport_error(exc: BaseException, url: str, *, request_sent: bool,
+                     deadline: Optional[tuple[float, float]] = None) -> TransportError:
     """Translate a urllib3/socket failure into the package's own exception, without secrets.
 
     Only exception type names (and, for TLS, the local OpenSSL reason) go into the message:
-    urllib3 and http.client texts can quote bytes the server sent.
+    urllib3 and http.client texts can quote bytes the server sent. `deadline` is the call's
+    (monotonic deadline, total seconds): a timeout at the deadline says so.
     """
+    expired = ""
+    if deadline is not None and time.monotonic() >= deadline[0] - 0.01:
+        expired = f" (the call's {deadline[1]:g} s total deadline expired)"
     if isinstance(exc, ConnectTimeoutError) and not isinstance(exc, NewConnectionError):
-        return RequestTimeoutError(f"timed out connecting to {url}", request_sent=False)
+        return RequestTimeoutError(f"timed out connecting to {url}{expired}", request_sent=False)
     if isinstance(exc, (ReadTimeoutError, TimeoutError)):
         return RequestTimeoutError(
-            f"timed out waiting for the answer from POST {url}{_MAY_HAVE_BEEN_PROCESSED}",
+            f"timed out waiting for the answer from POST {url}{expired}{_MAY_HAVE_BEEN_PROCESSED}",
             request_sent=True,
         )
     chain = _causes(exc)
