@@ -1,0 +1,572 @@
+"""The installed `pinterest-oauth` command, run as a subprocess against the token server on 127.0.0.1.
+
+Every run is checked for secrets: the app secret, codes and refresh tokens never appear on
+stdout or stderr, and access tokens only on the stdout of `token` / `client-token`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Optional
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import pytest
+
+from conftest import CLIENT_ID, CLIENT_SECRET
+from localserver import Reply, Seen, TokenServer
+from pinterest_oauth import FileTokenStore, Token
+from tokenkit import ACCESS_LIFE, DAY, REFRESH_LIFE, form, ok, token_body
+
+BIN = Path(sys.executable).parent
+CLI = str(BIN / "pinterest-oauth")
+RUN_TIMEOUT = 60  # seconds, for every subprocess
+
+CODE = "TESTCODE-0001/x+y="
+A1, R1 = "pina_CLITESTACCESS0001", "pinr_CLITESTREFRESH0001"
+A2, R2 = "pina_CLITESTACCESS0002", "pinr_CLITESTREFRESH0002"
+NEVER_SHOWN = (CLIENT_SECRET, CODE, quote(CODE, safe=""), R1, R2, "CLITESTREFRESH", "czNjcjp0")  # czNj...: base64 of the secret
+ACCESS = (A1, A2, "CLITESTACCESS")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    (tmp_path / "home").mkdir()
+    return tmp_path
+
+
+def environment(home: Path, **changes: Optional[str]) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home / "home"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "LANG": "C.UTF-8",
+        "TZ": "UTC",
+        "PINTEREST_APP_ID": CLIENT_ID,
+        "PINTEREST_APP_SECRET": CLIENT_SECRET,
+    }
+    for key, value in changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def default_store(home: Path) -> Path:
+    return home / "config" / "pinterest-oauth" / "token.json"
+
+
+def check_secrets(stdout: str, stderr: str, *, token_on_stdout: Optional[str] = None) -> None:
+    for secret in NEVER_SHOWN:
+        assert secret not in stdout and secret not in stderr, f"a secret ({secret[:6]}...) was printed"
+    for access in ACCESS:
+        assert access not in stderr, "an access token reached stderr"
+        if token_on_stdout is None:
+            assert access not in stdout, "an access token reached stdout"
+    if token_on_stdout is not None:
+        assert stdout == token_on_stdout + "\n"
+    assert "Traceback" not in stderr
+
+
+def cli(home: Path, *args: str, env: Optional[dict[str, str]] = None, stdin: Optional[str] = None,
+        token_on_stdout: Optional[str] = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed command to completion (bounded), and check its output for secrets."""
+    proc = subprocess.run(
+        [CLI, *args], env=env or environment(home), text=True, capture_output=True, timeout=RUN_TIMEOUT,
+        input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
+    )
+    check_secrets(proc.stdout, proc.stderr, token_on_stdout=token_on_stdout)
+    return proc
+
+
+def stored_token(access: str = A1, refresh: Optional[str] = R1, *, access_left: float = 10 * DAY + 3600,
+                 refresh_left: Optional[float] = 50 * DAY + 3600) -> Token:
+    now = time.time()
+    return Token.from_dict({
+        "version": 1, "access_token": access, "token_type": "bearer", "scope": "boards:read,pins:read",
+        "expires_in": ACCESS_LIFE, "expires_at": now + access_left, "obtained_at": now + access_left - ACCESS_LIFE,
+        "refresh_token": refresh, "refresh_token_expires_in": REFRESH_LIFE if refresh else None,
+        "refresh_token_expires_at": now + refresh_left if refresh and refresh_left is not None else None,
+        "response_type": "authorization_code",
+    })
+
+
+def save(path: Path, token: Token) -> bytes:
+    FileTokenStore(path).save(token)
+    return path.read_bytes()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- login ------------------------------------------------------------------------------------
+
+class Login:
+    """A running `pinterest-oauth login`; stderr is read by a thread so the URL can be awaited."""
+
+    def __init__(self, home: Path, *args: str, env: Optional[dict[str, str]] = None, browser: bool = False) -> None:
+        self.port = free_port()
+        self.redirect = f"http://127.0.0.1:{self.port}/"
+        argv = [CLI, "login", "--redirect-uri", self.redirect, *args]
+        if not browser:
+            argv.append("--no-browser")
+        self.proc = subprocess.Popen(argv, env=env or environment(home), text=True, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.lines: "queue.Queue[str]" = queue.Queue()
+        self.stderr: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line)
+            self.lines.put(line)
+
+    def url(self) -> str:
+        """The consent URL the command printed to stderr (waits for it, bounded)."""
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line.startswith("https://"):
+                return line.strip()
+        raise AssertionError(f"no URL printed; stderr so far: {''.join(self.stderr)!r}")
+
+    def browse(self, target: str) -> tuple[int, str]:
+        """GET http://127.0.0.1:PORT + target as a browser would; (status, page)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{target}", timeout=10) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def finish(self) -> tuple[int, str, str]:
+        assert self.proc.stdout is not None
+        try:
+            out = self.proc.stdout.read()
+            code = self.proc.wait(timeout=RUN_TIMEOUT)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        time.sleep(0.05)  # let the reader thread take the last lines
+        err = "".join(self.stderr)
+        check_secrets(out, err)
+        return code, out, err
+
+
+def consent_params(url: str) -> dict[str, str]:
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "www.pinterest.com", "/oauth/")
+    pairs = parse_qsl(parts.query, strict_parsing=True)
+    assert [name for name, _ in pairs] == ["client_id", "redirect_uri", "response_type", "scope", "state"]
+    return dict(pairs)
+
+
+def test_login_with_a_simulated_browser_saves_the_token(home: Path, token_server: TokenServer) -> None:
+    token_server.enqueue(ok(token_body(A1, R1, response_type="authorization_code")))
+    login = Login(home, "--host", token_server.url, "--scope", "boards:read,pins:read", "--continuous-refresh")
+    params = consent_params(login.url())
+    assert params["client_id"] == CLIENT_ID
+    assert params["redirect_uri"] == login.redirect
+    assert (params["response_type"], params["scope"]) == ("code", "boards:read,pins:read")
+    assert len(params["state"]) >= 43
+
+    assert login.browse("/favicon.ico")[0] == 404  # ignored: still waiting
+    assert login.browse("/")[0] == 400  # the redirect path without a callback: still waiting
+    status, page = login.browse(f"/?code={quote(CODE, safe='')}&state={params['state']}")
+    assert status == 200 and "You may close this window" in page and "TESTCODE" not in page
+    code, out, err = login.finish()
+
+    assert code == 0, err
+    assert "Logged in" in out and str(default_store(home)) in out and "boards:read, pins:read" in out
+    assert len(token_server.requests) == 1
+    assert form(token_server.requests[0]) == [
+        ("grant_type", "authorization_code"), ("code", CODE), ("redirect_uri", login.redirect),
+        ("continuous_refresh", "true"),
+    ]
+    path = default_store(home)
+    saved = FileTokenStore(path).load()
+    assert saved is not None and saved.access_token.get_secret_value() == A1
+    assert saved.refresh_token is not None and saved.refresh_token.get_secret_value() == R1
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize(
+    ("callback", "page_words", "message"),
+    [
+        ("/?code=TESTCODE-0001&state=not-the-state", "Login failed", "not the one this login sent"),
+        ("/?code=TESTCODE-0001", "Login failed", "the callback has no state"),
+        ("/?error=access_denied&state={state}", "Login failed", "did not authorize the app (error=access_denied"),
+    ],
+)
+def test_login_refuses_a_wrong_state_or_an_error_and_exchanges_nothing(
+    home: Path, token_server: TokenServer, callback: str, page_words: str, message: str,
+) -> None:
+    path = default_store(home)
+    before = save(path, stored_token())
+    login = Login(home, "--host", token_server.url)
+    state = consent_params(login.url())["state"]
+    status, page = login.browse(callback.format(state=state))
+    assert status == 400 and page_words in page
+    code, out, err = login.finish()
+    assert code == 1
+    assert message in err and "nothing was exchanged" in err
+    assert token_server.requests == []
+    assert path.read_bytes() == before
+
+
+def test_login_through_the_browser_command(home: Path, token_server: TokenServer) -> None:
+    """Without --no-browser the URL goes to `webbrowser` (here a $BROWSER that records it)."""
+    seen = home / "browser-saw.txt"
+    fake = home / "fake_browser.py"
+    fake.write_text("import sys\nopen(sys.argv[1], 'w').write(sys.argv[2])\n")
+    env = environment(home, BROWSER=f"{sys.executable} {fake} {seen} %s", DISPLAY=None)
+    token_server.enqueue(ok(token_body(A1, R1, response_type="authorization_code")))
+    login = Login(home, "--host", token_server.url, env=env, browser=True)
+    printed = login.url()
+    deadline = time.monotonic() + 30
+    while not seen.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert seen.read_text() == printed
+    assert any("browser should open" in line for line in login.stderr)
+    state = consent_params(printed)["state"]
+    assert login.browse(f"/?code={quote(CODE, safe='')}&state={state}")[0] == 200
+    code, _, err = login.finish()
+    assert code == 0, err
+    assert len(token_server.requests) == 1
+
+
+def test_login_gives_up_after_the_timeout(home: Path, token_server: TokenServer) -> None:
+    path = default_store(home)
+    before = save(path, stored_token())
+    login = Login(home, "--host", token_server.url, "--timeout", "1")
+    login.url()
+    code, _, err = login.finish()
+    assert code == 1
+    assert "no redirect from Pinterest arrived within 1 seconds" in err
+    assert token_server.requests == [] and path.read_bytes() == before
+
+
+def test_ctrl_c_during_login_leaves_the_store_untouched(home: Path, token_server: TokenServer) -> None:
+    path = default_store(home)
+    before = save(path, stored_token())
+    login = Login(home, "--host", token_server.url)
+    login.url()  # listening, waiting for the browser
+    login.proc.send_signal(signal.SIGINT)
+    code, _, err = login.finish()
+    assert code == 130
+    assert "interrupted" in err
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["token.json", "token.json.lock"]
+    assert token_server.requests == []
+
+
+def test_login_when_the_port_is_taken(home: Path, token_server: TokenServer) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = cli(home, "login", "--no-browser", "--host", token_server.url,
+                   "--redirect-uri", f"http://127.0.0.1:{port}/")
+    assert proc.returncode == 1
+    assert f"cannot listen for the redirect on http://127.0.0.1:{port}/" in proc.stderr
+
+
+@pytest.mark.parametrize("uri", ["https://localhost:8085/", "http://example.com/cb", "http://localhost:99999/"])
+def test_login_needs_a_loopback_http_redirect_uri(home: Path, uri: str) -> None:
+    proc = cli(home, "login", "--no-browser", "--redirect-uri", uri)
+    assert proc.returncode == 2
+    assert "redirect URI" in proc.stderr
+
+
+# -- token, refresh, exchange, client-token ----------------------------------------------------------
+
+def test_token_prints_only_the_stored_token_without_a_request(home: Path, token_server: TokenServer) -> None:
+    save(default_store(home), stored_token())
+    proc = cli(home, "token", "--host", token_server.url, token_on_stdout=A1)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert token_server.requests == []
+
+
+def test_eight_concurrent_token_processes_refresh_once(home: Path, token_server: TokenServer) -> None:
+    path = default_store(home)
+    save(path, stored_token(access_left=-60))  # expired a minute ago
+
+    def slow_refresh(seen: Seen) -> Reply:
+        time.sleep(0.5)  # the other processes queue on the store's lock meanwhile
+        return ok(token_body(A2, R2))
+
+    token_server.enqueue(slow_refresh)  # any second request would get the default 500
+    procs = [subprocess.Popen([CLI, "token", "--host", token_server.url], env=environment(home), text=True,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(8)]
+    results = [(proc.communicate(timeout=RUN_TIMEOUT), proc.returncode) for proc in procs]
+    for (out, err), code in results:
+        assert code == 0, err
+        check_secrets(out, err, token_on_stdout=A2)
+    assert len(token_server.requests) == 1
+    assert form(token_server.requests[0]) == [("grant_type", "refresh_token"), ("refresh_token", R1)]
+    saved = FileTokenStore(path).load()
+    assert saved is not None and saved.refresh_token is not None
+    assert saved.refresh_token.get_secret_value() == R2
+
+
+def test_verbose_token_logs_the_refresh_without_secrets(home: Path, token_server: TokenServer) -> None:
+    save(default_store(home), stored_token(access_left=-60))
+    token_server.enqueue(ok(token_body(A2, R2)))
+    proc = cli(home, "token", "-v", "--host", token_server.url, token_on_stdout=A2)
+    assert proc.returncode == 0
+    assert f"POST {token_server.url}/oauth/token" in proc.stderr and "DEBUG" in proc.stderr
+
+
+def test_refresh_forces_a_refresh_and_reports_the_new_expiry(home: Path, token_server: TokenServer) -> None:
+    path = default_store(home)
+    save(path, stored_token())  # still valid for 10 days
+    token_server.enqueue(ok(token_body(A2, R2)))
+    proc = cli(home, "refresh", "--host", token_server.url)
+    assert proc.returncode == 0, proc.stderr
+    assert "Refreshed." in proc.stdout
+    assert "access token:   expires" in proc.stdout and "(in 29 days)" in proc.stdout
+    assert "refresh token:  expires" in proc.stdout and "(in 59 days)" in proc.stdout
+    assert [form(seen) for seen in token_server.requests] == [[("grant_type", "refresh_token"), ("refresh_token", R1)]]
+    saved = FileTokenStore(path).load()
+    assert saved is not None and saved.access_token.get_secret_value() == A2
+
+
+def test_exchange_saves_the_token_for_a_code_given_as_option_or_on_stdin(home: Path, token_server: TokenServer) -> None:
+    token_server.enqueue(ok(token_body(A1, R1, response_type="authorization_code")))
+    store = home / "elsewhere" / "t.json"
+    proc = cli(home, "exchange", "--host", token_server.url, "--store", str(store),
+               "--code", "TESTCODE-FROM-ARG", "--redirect-uri", "https://example.com/cb")
+    assert proc.returncode == 0, proc.stderr
+    assert "Code exchanged" in proc.stdout and str(store) in proc.stdout
+    token_server.enqueue(ok(token_body(A2, R2, response_type="authorization_code")))
+    proc = cli(home, "exchange", "--host", token_server.url, "--store", str(store),
+               "--redirect-uri", "https://example.com/cb", stdin=CODE + "\n")
+    assert proc.returncode == 0, proc.stderr
+    assert [dict(form(seen))["code"] for seen in token_server.requests] == ["TESTCODE-FROM-ARG", CODE]
+    saved = FileTokenStore(store).load()
+    assert saved is not None and saved.access_token.get_secret_value() == A2
+    assert stat.S_IMODE(store.parent.stat().st_mode) == 0o700
+
+
+def test_client_token_prints_the_token_and_stores_nothing(home: Path, token_server: TokenServer) -> None:
+    token_server.enqueue(ok(token_body(A1, None, response_type="client_credentials", scope="ads:read")))
+    proc = cli(home, "client-token", "--scope", "ads:read", "--host", token_server.url, token_on_stdout=A1)
+    assert proc.returncode == 0
+    assert [form(seen) for seen in token_server.requests] == [[("grant_type", "client_credentials"), ("scope", "ads:read")]]
+    assert not (home / "config").exists()
+
+
+def test_a_save_that_fails_once_is_tried_again(home: Path, token_server: TokenServer) -> None:
+    """A rotated refresh token is not dropped when the first write fails (fault injected through
+    FileTokenStore's test hook from a sitecustomize)."""
+    hook = home / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import os\n"
+        "from pinterest_oauth.lib import stores\n"
+        "left = [int(os.environ['FAIL_SAVES'])]\n"
+        "def _step(self, name):\n"
+        "    if name == 'tmp_written' and left[0] > 0:\n"
+        "        left[0] -= 1\n"
+        "        raise OSError(28, 'No space left on device')\n"
+        "stores.FileTokenStore._step = _step\n"
+    )
+    path = default_store(home)
+    before = save(path, stored_token(access_left=-60))
+    token_server.enqueue(ok(token_body(A2, R2)))
+    proc = cli(home, "token", "--host", token_server.url, token_on_stdout=A2,
+               env=environment(home, PYTHONPATH=str(hook), FAIL_SAVES="1"))
+    assert proc.returncode == 0, proc.stderr
+    assert "No space left on device" in proc.stderr  # the warning
+    saved = FileTokenStore(path).load()
+    assert saved is not None and saved.access_token.get_secret_value() == A2
+
+    save(path, Token.from_dict(json.loads(before)))
+    token_server.enqueue(ok(token_body(A2, R2)))
+    proc = cli(home, "token", "--host", token_server.url, env=environment(home, PYTHONPATH=str(hook), FAIL_SAVES="9"))
+    assert proc.returncode == 6
+    assert proc.stdout == "" and "could not save the token" in proc.stderr
+    assert path.read_bytes() == before
+
+
+# -- status ------------------------------------------------------------------------------------
+
+def test_status_json_describes_the_token_without_secrets(home: Path) -> None:
+    path = default_store(home)
+    token = stored_token()
+    save(path, token)
+    proc = cli(home, "status", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["store"] == str(path) and data["stored"] is True and data["usable"] is True
+    assert data["scopes"] == ["boards:read", "pins:read"]
+    assert (data["token_type"], data["response_type"]) == ("bearer", "authorization_code")
+    assert data["access_token"]["expired"] is False
+    assert abs(data["access_token"]["expires_in_seconds"] - (10 * DAY + 3600)) < 60
+    assert data["access_token"]["expires_at"].endswith("+00:00")  # local time (TZ=UTC here) with its offset
+    assert data["refresh_token"]["present"] is True
+    assert abs(data["refresh_token"]["expires_in_seconds"] - (50 * DAY + 3600)) < 60
+
+
+def test_status_text_shows_local_times_and_days_left(home: Path) -> None:
+    save(default_store(home), stored_token())
+    proc = cli(home, "status", env=environment(home, TZ="America/New_York"))
+    assert proc.returncode == 0, proc.stderr
+    assert f"store:          {default_store(home)}" in proc.stdout
+    assert "scopes:         boards:read, pins:read" in proc.stdout
+    assert "access token:   expires" in proc.stdout and "(in 10 days)" in proc.stdout
+    assert "refresh token:  expires" in proc.stdout and "(in 50 days)" in proc.stdout
+    assert " EST " in proc.stdout or " EDT " in proc.stdout
+
+
+def test_status_of_an_expired_token_without_refresh_token_says_to_log_in(home: Path) -> None:
+    save(default_store(home), stored_token(refresh=None, access_left=-2 * DAY))
+    proc = cli(home, "status", "--json")
+    assert proc.returncode == 3
+    assert json.loads(proc.stdout)["usable"] is False
+    assert "pinterest-oauth login" in proc.stderr
+
+
+# -- exit statuses ---------------------------------------------------------------------------------
+
+def test_every_subcommand_has_help(home: Path) -> None:
+    for sub in ("login", "token", "status", "refresh", "exchange", "client-token"):
+        proc = cli(home, sub, "--help")
+        assert proc.returncode == 0 and proc.stdout.startswith(f"usage: pinterest-oauth {sub}")
+        assert "exit statuses:" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "pinterest_oauth", "--help"], capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT, env=environment(home))
+    assert proc.returncode == 0 and "3    re-authorization required" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["token", "--bogus"], "unrecognized arguments: --bogus"),
+        ([], "required: COMMAND"),
+        (["login", "--timeout", "0"], "positive number of seconds"),
+        (["exchange", "--code", "x"], "--redirect-uri"),
+        (["client-token"], "--scope"),
+    ],
+)
+def test_usage_errors_exit_2(home: Path, args: list[str], words: str) -> None:
+    proc = cli(home, *args)
+    assert proc.returncode == 2 and words in proc.stderr
+
+
+def test_a_secret_option_is_refused_without_echoing_it(home: Path) -> None:
+    for args in (["token", "--client-secret", "TOPSECRETVALUE"], ["token", "--app-secret=TOPSECRETVALUE"]):
+        proc = cli(home, *args)
+        assert proc.returncode == 2
+        assert "visible to other users" in proc.stderr and "PINTEREST_APP_SECRET" in proc.stderr
+        assert "TOPSECRETVALUE" not in proc.stderr + proc.stdout
+
+
+def test_missing_credentials_without_a_terminal_exit_2(home: Path, token_server: TokenServer) -> None:
+    save(default_store(home), stored_token())
+    proc = cli(home, "token", "--host", token_server.url, env=environment(home, PINTEREST_APP_SECRET=None))
+    assert proc.returncode == 2 and "no app secret: set PINTEREST_APP_SECRET" in proc.stderr
+    proc = cli(home, "token", "--host", token_server.url, env=environment(home, PINTEREST_APP_ID=None))
+    assert proc.returncode == 2 and "no app id: set PINTEREST_APP_ID" in proc.stderr
+    proc = cli(home, "token", "--client-id", CLIENT_ID, "--host", token_server.url, token_on_stdout=A1,
+               env=environment(home, PINTEREST_APP_ID=None))
+    assert proc.returncode == 0
+
+
+def test_an_insecure_host_is_a_usage_error(home: Path) -> None:
+    proc = cli(home, "client-token", "--scope", "ads:read", "--host", "http://192.0.2.1/v5")
+    assert proc.returncode == 2 and "http" in proc.stderr
+
+
+def test_nothing_stored_exits_3_and_says_to_log_in(home: Path, token_server: TokenServer) -> None:
+    for sub in ("token", "refresh", "status"):
+        proc = cli(home, sub, *(["--host", token_server.url] if sub != "status" else []))
+        assert proc.returncode == 3
+        assert f"no token stored in {default_store(home)}: run `pinterest-oauth login`" in proc.stderr
+    assert token_server.requests == []
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(401, body=b'{"code": 283, "message": "Authentication failed."}'),
+        Reply(400, body=b'{"error": "invalid_grant", "error_description": "refresh token expired"}'),
+    ],
+)
+def test_a_rejected_refresh_token_exits_3_and_keeps_the_store(home: Path, token_server: TokenServer, reply: Reply) -> None:
+    path = default_store(home)
+    before = save(path, stored_token(access_left=-60))
+    token_server.enqueue(reply)
+    proc = cli(home, "token", "--host", token_server.url)
+    assert proc.returncode == 3
+    assert "re-authorization required" in proc.stderr and "run `pinterest-oauth login`" in proc.stderr
+    assert proc.stdout == "" and path.read_bytes() == before
+
+
+def test_a_rejected_code_exits_3(home: Path, token_server: TokenServer) -> None:
+    token_server.enqueue(Reply(400, body=b'{"error": "invalid_grant", "error_description": "code expired"}'))
+    proc = cli(home, "exchange", "--host", token_server.url, "--code", "TESTCODE-OLD", "--redirect-uri", "https://e.com/")
+    assert proc.returncode == 3 and "pinterest-oauth login" in proc.stderr
+    assert not default_store(home).exists()
+
+
+def test_network_failures_exit_4(home: Path) -> None:
+    save(default_store(home), stored_token(access_left=-60))
+    host = f"http://127.0.0.1:{free_port()}/v5"  # nothing listens there
+    proc = cli(home, "token", "--host", host)
+    assert proc.returncode == 4 and proc.stdout == ""
+    assert proc.stderr.startswith("pinterest-oauth: network: ")
+
+
+@pytest.mark.parametrize(
+    ("reply", "words"),
+    [
+        (Reply(500, body=b'{"code": 1, "message": "Internal error"}'), "HTTP 500"),
+        (Reply(401, body=b'{"code": 2, "message": "Authentication failed."}'), "check the app id and PINTEREST_APP_SECRET"),
+        (Reply(200, body=b'{"access_token": 1}'), "invalid token response"),
+    ],
+)
+def test_server_errors_exit_5(home: Path, token_server: TokenServer, reply: Reply, words: str) -> None:
+    path = default_store(home)
+    before = save(path, stored_token(access_left=-60))
+    token_server.enqueue(reply)
+    proc = cli(home, "refresh", "--host", token_server.url)
+    assert proc.returncode == 5 and words in proc.stderr
+    assert path.read_bytes() == before
+
+
+def test_an_unreadable_store_exits_6(home: Path, token_server: TokenServer) -> None:
+    path = default_store(home)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"access_token": "pina_CLITESTACCESS0001", "refresh_tok')
+    for sub in ("token", "status"):
+        proc = cli(home, sub, *(["--host", token_server.url] if sub == "token" else []))
+        assert proc.returncode == 6 and "is not valid JSON" in proc.stderr
+    assert token_server.requests == []
+
+
+def test_a_store_path_that_is_a_directory_is_refused_before_login(home: Path) -> None:
+    (home / "dir").mkdir()
+    proc = cli(home, "login", "--no-browser", "--store", str(home / "dir"))
+    assert proc.returncode == 2 and "is a directory" in proc.stderr
