@@ -570,3 +570,75 @@ def test_a_store_path_that_is_a_directory_is_refused_before_login(home: Path) ->
     (home / "dir").mkdir()
     proc = cli(home, "login", "--no-browser", "--store", str(home / "dir"))
     assert proc.returncode == 2 and "is a directory" in proc.stderr
+
+
+# -- terminals and interrupts ---------------------------------------------------------------------
+
+def test_the_secret_is_asked_on_the_terminal_without_echo(home: Path, token_server: TokenServer) -> None:
+    import pty
+
+    save(default_store(home), stored_token())
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([CLI, "token", "--host", token_server.url], stdin=slave, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=environment(home, PINTEREST_APP_SECRET=None),
+                                start_new_session=True)  # no controlling terminal: getpass uses stdin
+        os.close(slave)
+        slave = -1
+        assert proc.stderr is not None
+        prompt = b""
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while b"(not shown): " not in prompt and time.monotonic() < deadline:
+            chunk = os.read(proc.stderr.fileno(), 100)
+            assert chunk, "the command ended without asking"
+            prompt += chunk
+        assert prompt == b"Pinterest app secret (not shown): "
+        os.write(master, (CLIENT_SECRET + "\n").encode())
+        out, err = proc.communicate(timeout=RUN_TIMEOUT)
+        assert proc.returncode == 0, err
+        check_secrets(out.decode(), err.decode(), token_on_stdout=A1)
+        echoed = b""
+        os.set_blocking(master, False)
+        try:
+            echoed = os.read(master, 1000)
+        except (BlockingIOError, OSError):
+            pass
+        assert CLIENT_SECRET.encode() not in echoed and b"s3cr" not in echoed
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+
+
+def test_ctrl_c_during_the_exchange_lets_it_finish_and_save(home: Path, token_server: TokenServer) -> None:
+    """The code is single-use: once it is sent, Ctrl-C waits for the answer and the save."""
+    arrived = threading.Event()
+
+    def slow_answer(seen: Seen) -> Reply:
+        arrived.set()
+        time.sleep(1.0)
+        return ok(token_body(A1, R1, response_type="authorization_code"))
+
+    token_server.enqueue(slow_answer)
+    login = Login(home, "--host", token_server.url)
+    state = consent_params(login.url())["state"]
+    assert login.browse(f"/?code={quote(CODE, safe='')}&state={state}")[0] == 200
+    assert arrived.wait(RUN_TIMEOUT)
+    login.proc.send_signal(signal.SIGINT)
+    code, _, err = login.finish()
+    assert code == 130
+    assert "finishing the token request first" in err and "interrupted" in err
+    saved = FileTokenStore(default_store(home)).load()
+    assert saved is not None and saved.access_token.get_secret_value() == A1
+
+
+def test_the_readme_lists_the_same_exit_statuses_as_the_help(home: Path) -> None:
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Exit statuses", 1)[1].split("\n## ", 1)[0]
+    documented = [line.split("|")[1].strip() for line in section.splitlines() if line.startswith("| ") and
+                  line.split("|")[1].strip().isdigit()]
+    helped = [line.split()[0] for line in cli(home, "--help").stdout.split("exit statuses:", 1)[1].splitlines()
+              if line[:6].strip().isdigit()]
+    assert documented == helped == ["0", "1", "2", "3", "4", "5", "6", "130"]
