@@ -119,9 +119,10 @@ def free_port() -> int:
 class Login:
     """A running `pinterest-oauth login`; stderr is read by a thread so the URL can be awaited."""
 
-    def __init__(self, home: Path, *args: str, env: Optional[dict[str, str]] = None, browser: bool = False) -> None:
+    def __init__(self, home: Path, *args: str, env: Optional[dict[str, str]] = None, browser: bool = False,
+                 host: str = "127.0.0.1") -> None:
         self.port = free_port()
-        self.redirect = f"http://127.0.0.1:{self.port}/"
+        self.redirect = f"http://{host}:{self.port}/"
         argv = [CLI, "login", "--redirect-uri", self.redirect, *args]
         if not browser:
             argv.append("--no-browser")
@@ -149,10 +150,10 @@ class Login:
                 return line.strip()
         raise AssertionError(f"no URL printed; stderr so far: {''.join(self.stderr)!r}")
 
-    def browse(self, target: str) -> tuple[int, str]:
-        """GET http://127.0.0.1:PORT + target as a browser would; (status, page)."""
+    def browse(self, target: str, address: str = "127.0.0.1") -> tuple[int, str]:
+        """GET http://ADDRESS:PORT + target as a browser would; (status, page)."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{target}", timeout=10) as answer:
+            with urllib.request.urlopen(f"http://{address}:{self.port}{target}", timeout=10) as answer:
                 return answer.status, answer.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
@@ -232,6 +233,29 @@ def test_login_refuses_a_wrong_state_or_an_error_and_exchanges_nothing(
     assert message in err and "nothing was exchanged" in err
     assert token_server.requests == []
     assert path.read_bytes() == before
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def test_login_on_localhost_listens_on_both_loopback_addresses(home: Path, token_server: TokenServer) -> None:
+    """A browser may resolve localhost to ::1 or to 127.0.0.1: both reach the command."""
+    token_server.enqueue(ok(token_body(A1, R1, response_type="authorization_code")))
+    login = Login(home, "--host", token_server.url, host="localhost")
+    params = consent_params(login.url())
+    assert params["redirect_uri"] == f"http://localhost:{login.port}/"
+    if ipv6_loopback():  # this machine has ::1: the command must listen there too
+        assert login.browse("/favicon.ico", address="[::1]")[0] == 404
+    assert login.browse(f"/?code={quote(CODE, safe='')}&state={params['state']}")[0] == 200
+    code, _, err = login.finish()
+    assert code == 0, err
+    assert dict(form(token_server.requests[0]))["redirect_uri"] == f"http://localhost:{login.port}/"
 
 
 def test_login_through_the_browser_command(home: Path, token_server: TokenServer) -> None:
@@ -377,7 +401,7 @@ def test_client_token_prints_the_token_and_stores_nothing(home: Path, token_serv
     assert not (home / "config").exists()
 
 
-def test_a_save_that_fails_once_is_tried_again(home: Path, token_server: TokenServer) -> None:
+def test_a_save_that_fails_once_is_tried_again_and_one_that_keeps_failing_exits_6(home: Path, token_server: TokenServer) -> None:
     """A rotated refresh token is not dropped when the first write fails (fault injected through
     FileTokenStore's test hook from a sitecustomize)."""
     hook = home / "hook"
@@ -401,6 +425,15 @@ def test_a_save_that_fails_once_is_tried_again(home: Path, token_server: TokenSe
     assert "No space left on device" in proc.stderr  # the warning
     saved = FileTokenStore(path).load()
     assert saved is not None and saved.access_token.get_secret_value() == A2
+
+    token_server.enqueue(ok(token_body(A1, R1, response_type="authorization_code")))
+    other = home / "other.json"
+    proc = cli(home, "exchange", "--host", token_server.url, "--store", str(other), "--redirect-uri",
+               "https://example.com/cb", stdin=CODE + "\n", env=environment(home, PYTHONPATH=str(hook), FAIL_SAVES="1"))
+    assert proc.returncode == 0, proc.stderr
+    assert "trying once more" in proc.stderr
+    saved = FileTokenStore(other).load()
+    assert saved is not None and saved.access_token.get_secret_value() == A1
 
     save(path, Token.from_dict(json.loads(before)))
     token_server.enqueue(ok(token_body(A2, R2)))

@@ -139,8 +139,9 @@ def _credentials(args: argparse.Namespace) -> tuple[str, str]:
     return client_id, secret
 
 
-def _session(args: argparse.Namespace, store: FileTokenStore) -> TokenSession:
-    client_id, secret = _credentials(args)
+def _session(args: argparse.Namespace, store: FileTokenStore,
+             credentials: Optional[tuple[str, str]] = None) -> TokenSession:
+    client_id, secret = credentials or _credentials(args)
     return TokenSession(client_id, secret, store, host=args.host,
                         continuous_refresh=args.continuous_refresh)
 
@@ -238,14 +239,20 @@ def _finish_before_interrupt() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def _save_again(store: FileTokenStore, exc: TokenStoreError) -> Token:
-    """One more attempt to save a token whose save failed (the code behind it is used up)."""
-    if exc.token is None or exc.committed:
-        raise exc
-    log.warning("saving the token failed (%s); trying once more", exc)
-    with store.lock():
-        store.save(exc.token)
-    return exc.token
+def _exchange_and_save(args: argparse.Namespace, store: FileTokenStore, code: str,
+                       credentials: Optional[tuple[str, str]] = None) -> Token:
+    """Exchange the code and save the token, trying the save once more if it fails (the code
+    is used up by then); Ctrl-C waits until both are done."""
+    with _session(args, store, credentials) as session, _finish_before_interrupt():
+        try:
+            return session.exchange_code(code, args.redirect_uri)
+        except TokenStoreError as exc:
+            if exc.token is None or exc.committed:
+                raise
+            log.warning("%s; trying once more", exc)
+            with store.lock():
+                store.save(exc.token)
+            return exc.token
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -256,8 +263,6 @@ def cmd_login(args: argparse.Namespace) -> int:
     path = _store_path(args)
     store = _open_store(path, writable=True)
     client_id, secret = _credentials(args)
-    if not args.timeout > 0:
-        raise CliError(EXIT_USAGE, "--timeout must be a positive number of seconds")
     try:
         receiver = CallbackReceiver(args.redirect_uri)
     except OSError as exc:
@@ -280,13 +285,7 @@ def cmd_login(args: argparse.Namespace) -> int:
         log.debug("listening on %s for the redirect", args.redirect_uri)
         code = receiver.wait(state, args.timeout)
     log.debug("callback received; exchanging the code")
-    with TokenSession(client_id, secret, store, host=args.host,
-                      continuous_refresh=args.continuous_refresh) as session:
-        with _finish_before_interrupt():
-            try:
-                token = session.exchange_code(code, args.redirect_uri)
-            except TokenStoreError as exc:
-                token = _save_again(store, exc)
+    token = _exchange_and_save(args, store, code, (client_id, secret))
     sys.stdout.write(f"Logged in; the token is saved.\n{_describe(token, path)}\n")
     return EXIT_OK
 
@@ -300,48 +299,37 @@ def cmd_exchange(args: argparse.Namespace) -> int:
                 else sys.stdin.readline()).strip()
         if not code:
             raise CliError(EXIT_USAGE, "no authorization code given")
-    with _session(args, store) as session, _finish_before_interrupt():
-        try:
-            token = session.exchange_code(code, args.redirect_uri)
-        except TokenStoreError as exc:
-            token = _save_again(store, exc)
+    token = _exchange_and_save(args, store, code)
     sys.stdout.write(f"Code exchanged; the token is saved.\n{_describe(token, path)}\n")
     return EXIT_OK
 
 
-def _require_token(store: FileTokenStore, path: Path) -> None:
-    if store.load() is None:
-        raise CliError(EXIT_REAUTHORIZE, f"no token stored in {path}: run `pinterest-oauth login`")
-
-
-def cmd_token(args: argparse.Namespace) -> int:
+def _stored_session_token(args: argparse.Namespace, force: bool) -> tuple[Token, Path]:
+    """The stored token, refreshed if needed (or always, with `force`); one more attempt to save
+    a refreshed token whose save failed (the session saves it before anything else)."""
     path = _store_path(args)
     store = _open_store(path, writable=False)
-    _require_token(store, path)
+    if store.load() is None:
+        raise CliError(EXIT_REAUTHORIZE, f"no token stored in {path}: run `pinterest-oauth login`")
     with _session(args, store) as session, _finish_before_interrupt():
         try:
-            token = session.token()
+            token = session.refresh() if force else session.token()
         except TokenStoreError as exc:
             if exc.token is None:
                 raise
             log.warning("%s", exc)
-            token = session.token()  # the session saves the pending token first
+            token = session.token()
+    return token, path
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    token, _ = _stored_session_token(args, force=False)
     _print_token(token.access_token.get_secret_value())
     return EXIT_OK
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    path = _store_path(args)
-    store = _open_store(path, writable=False)
-    _require_token(store, path)
-    with _session(args, store) as session, _finish_before_interrupt():
-        try:
-            token = session.refresh()
-        except TokenStoreError as exc:
-            if exc.token is None:
-                raise
-            log.warning("%s", exc)
-            token = session.token()  # the session saves the pending token first
+    token, path = _stored_session_token(args, force=True)
     sys.stdout.write(f"Refreshed.\n{_describe(token, path)}\n")
     return EXIT_OK
 
