@@ -6,6 +6,7 @@ stdout or stderr, and access tokens only on the stdout of `token` / `client-toke
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import queue
@@ -36,7 +37,8 @@ RUN_TIMEOUT = 60  # seconds, for every subprocess
 CODE = "TESTCODE-0001/x+y="
 A1, R1 = "pina_CLITESTACCESS0001", "pinr_CLITESTREFRESH0001"
 A2, R2 = "pina_CLITESTACCESS0002", "pinr_CLITESTREFRESH0002"
-NEVER_SHOWN = (CLIENT_SECRET, CODE, quote(CODE, safe=""), R1, R2, "CLITESTREFRESH", "czNjcjp0")  # czNj...: base64 of the secret
+BASIC = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()  # the Authorization header's value
+NEVER_SHOWN = (CLIENT_SECRET, CODE, quote(CODE, safe=""), R1, R2, "CLITESTREFRESH", BASIC, BASIC[8:24])
 ACCESS = (A1, A2, "CLITESTACCESS")
 
 
@@ -183,7 +185,7 @@ def consent_params(url: str) -> dict[str, str]:
 
 def test_login_with_a_simulated_browser_saves_the_token(home: Path, token_server: TokenServer) -> None:
     token_server.enqueue(ok(token_body(A1, R1, response_type="authorization_code")))
-    login = Login(home, "--host", token_server.url, "--scope", "boards:read,pins:read", "--continuous-refresh")
+    login = Login(home, "--host", token_server.url, "--scope", "boards:read,pins:read", "--continuous-refresh", "-v")
     params = consent_params(login.url())
     assert params["client_id"] == CLIENT_ID
     assert params["redirect_uri"] == login.redirect
@@ -198,6 +200,7 @@ def test_login_with_a_simulated_browser_saves_the_token(home: Path, token_server
 
     assert code == 0, err
     assert "Logged in" in out and str(default_store(home)) in out and "boards:read, pins:read" in out
+    assert "DEBUG: POST" in err  # verbose: the exchange was logged (and checked for secrets)
     assert len(token_server.requests) == 1
     assert form(token_server.requests[0]) == [
         ("grant_type", "authorization_code"), ("code", CODE), ("redirect_uri", login.redirect),
@@ -675,3 +678,14 @@ def test_the_readme_lists_the_same_exit_statuses_as_the_help(home: Path) -> None
     helped = [line.split()[0] for line in cli(home, "--help").stdout.split("exit statuses:", 1)[1].splitlines()
               if line[:6].strip().isdigit()]
     assert documented == helped == ["0", "1", "2", "3", "4", "5", "6", "130"]
+
+
+def test_help_and_usage_errors_do_not_load_pydantic(home: Path) -> None:
+    """The command imports the token machinery only when a command needs it (`--help` is instant)."""
+    script = ("import sys\nfrom pinterest_oauth.lib import cli\n"
+              "for argv in (['--help'], ['token', '--bogus']):\n"
+              "    try:\n        cli.main(argv)\n    except SystemExit:\n        pass\n"
+              "print(sorted(m for m in ('pydantic', 'urllib3') if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=RUN_TIMEOUT,
+                          env=environment(home))
+    assert proc.stdout.strip().endswith("[]"), proc.stdout + proc.stderr

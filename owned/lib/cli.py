@@ -26,16 +26,19 @@ import time
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from pinterest_oauth import __version__
 from pinterest_oauth.exceptions import ApiTypeError, ApiValueError, OpenApiException
 from pinterest_oauth.lib.authorize import AuthorizationError, authorization_url
-from pinterest_oauth.lib.client import ApiClient, Configuration, OauthApi
 from pinterest_oauth.lib.errors import InvalidResponseError, PinterestApiError, TransportError
-from pinterest_oauth.lib.session import ReauthorizationRequired, TokenSession
-from pinterest_oauth.lib.stores import FileTokenStore, TokenStoreError
-from pinterest_oauth.lib.tokens import Token
+
+# The modules below load pydantic and the models: imported where a command needs them, so that
+# --help and usage errors answer at once.
+if TYPE_CHECKING:
+    from pinterest_oauth.lib.session import TokenSession
+    from pinterest_oauth.lib.stores import FileTokenStore
+    from pinterest_oauth.lib.tokens import Token
 
 EXIT_OK = 0
 EXIT_LOGIN_FAILED = 1
@@ -104,6 +107,8 @@ def _open_store(path: Path, *, writable: bool) -> FileTokenStore:
                 raise CliError(EXIT_STORE, f"cannot create {path.parent}: {exc.strerror or exc}") from None
         elif not path.parent.is_dir():
             raise CliError(EXIT_STORE, f"cannot use {path}: {path.parent} is not a directory")
+    from pinterest_oauth.lib.stores import FileTokenStore
+
     store = FileTokenStore(path)
     if writable:
         with store.lock():  # fails now, not after the user approved the app
@@ -141,6 +146,8 @@ def _credentials(args: argparse.Namespace) -> tuple[str, str]:
 
 def _session(args: argparse.Namespace, store: FileTokenStore,
              credentials: Optional[tuple[str, str]] = None) -> TokenSession:
+    from pinterest_oauth.lib.session import TokenSession
+
     client_id, secret = credentials or _credentials(args)
     return TokenSession(client_id, secret, store, host=args.host,
                         continuous_refresh=args.continuous_refresh)
@@ -243,6 +250,8 @@ def _exchange_and_save(args: argparse.Namespace, store: FileTokenStore, code: st
                        credentials: Optional[tuple[str, str]] = None) -> Token:
     """Exchange the code and save the token, trying the save once more if it fails (the code
     is used up by then); Ctrl-C waits until both are done."""
+    from pinterest_oauth.lib.stores import TokenStoreError
+
     with _session(args, store, credentials) as session, _finish_before_interrupt():
         try:
             return session.exchange_code(code, args.redirect_uri)
@@ -307,6 +316,8 @@ def cmd_exchange(args: argparse.Namespace) -> int:
 def _stored_session_token(args: argparse.Namespace, force: bool) -> tuple[Token, Path]:
     """The stored token, refreshed if needed (or always, with `force`); one more attempt to save
     a refreshed token whose save failed (the session saves it before anything else)."""
+    from pinterest_oauth.lib.stores import TokenStoreError
+
     path = _store_path(args)
     store = _open_store(path, writable=False)
     if store.load() is None:
@@ -357,6 +368,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_client_token(args: argparse.Namespace) -> int:
+    from pinterest_oauth.lib.client import ApiClient, Configuration, OauthApi
+
     client_id, secret = _credentials(args)
     api = OauthApi(ApiClient(Configuration(host=args.host, username=client_id, password=secret)))
     response = api.oauth_token(grant_type="client_credentials", scope=args.scope)
@@ -494,12 +507,8 @@ def _failure(exc: BaseException) -> tuple[int, str]:
     login_hint = "run `pinterest-oauth login`"
     if isinstance(exc, CliError):
         return exc.status, str(exc)
-    if isinstance(exc, ReauthorizationRequired):
-        return EXIT_REAUTHORIZE, f"re-authorization required: {exc}\n{login_hint} to authorize the app again"
     if isinstance(exc, AuthorizationError):
         return EXIT_LOGIN_FAILED, f"login failed: {exc}"
-    if isinstance(exc, TokenStoreError):
-        return EXIT_STORE, f"token store: {exc}"
     if isinstance(exc, TransportError):
         return EXIT_NETWORK, f"network: {exc}"
     if isinstance(exc, PinterestApiError):
@@ -513,6 +522,13 @@ def _failure(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, (ApiValueError, ApiTypeError)):
         return EXIT_USAGE, str(exc)
     if isinstance(exc, OpenApiException):
+        from pinterest_oauth.lib.session import ReauthorizationRequired
+        from pinterest_oauth.lib.stores import TokenStoreError
+
+        if isinstance(exc, ReauthorizationRequired):
+            return EXIT_REAUTHORIZE, f"re-authorization required: {exc}\n{login_hint} to authorize the app again"
+        if isinstance(exc, TokenStoreError):
+            return EXIT_STORE, f"token store: {exc}"
         return EXIT_LOGIN_FAILED, f"{type(exc).__name__}: {exc}"
     return EXIT_LOGIN_FAILED, (f"unexpected error ({type(exc).__name__}); run with --verbose for where "
                                "it happened, and please report it")
