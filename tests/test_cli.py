@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import queue
+import select
 import signal
 import socket
 import stat
@@ -132,7 +133,8 @@ class Login:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.lines: "queue.Queue[str]" = queue.Queue()
         self.stderr: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
@@ -163,13 +165,14 @@ class Login:
     def finish(self) -> tuple[int, str, str]:
         assert self.proc.stdout is not None
         try:
-            out = self.proc.stdout.read()
-            code = self.proc.wait(timeout=RUN_TIMEOUT)
+            code = self.proc.wait(timeout=RUN_TIMEOUT)  # its stdout is a few lines: no pipe can fill
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
-        time.sleep(0.05)  # let the reader thread take the last lines
+        out = self.proc.stdout.read()
+        self.proc.stdout.close()
+        self.reader.join(timeout=10)
         err = "".join(self.stderr)
         check_secrets(out, err)
         return code, out, err
@@ -615,6 +618,7 @@ def test_the_secret_is_asked_on_the_terminal_without_echo(home: Path, token_serv
 
     save(default_store(home), stored_token())
     master, slave = pty.openpty()
+    proc: Optional["subprocess.Popen[bytes]"] = None
     try:
         proc = subprocess.Popen([CLI, "token", "--host", token_server.url], stdin=slave, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=environment(home, PINTEREST_APP_SECRET=None),
@@ -625,6 +629,8 @@ def test_the_secret_is_asked_on_the_terminal_without_echo(home: Path, token_serv
         prompt = b""
         deadline = time.monotonic() + RUN_TIMEOUT
         while b"(not shown): " not in prompt and time.monotonic() < deadline:
+            if not select.select([proc.stderr], [], [], 1.0)[0]:
+                continue
             chunk = os.read(proc.stderr.fileno(), 100)
             assert chunk, "the command ended without asking"
             prompt += chunk
@@ -641,6 +647,9 @@ def test_the_secret_is_asked_on_the_terminal_without_echo(home: Path, token_serv
             pass
         assert CLIENT_SECRET.encode() not in echoed and b"s3cr" not in echoed
     finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
         os.close(master)
         if slave >= 0:
             os.close(slave)
