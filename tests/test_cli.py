@@ -1,334 +1,31 @@
-"""The installed `pinterest-oauth` command, run as a subprocess against the token server on 127.0.0.1.
-
-Every run is checked for secrets: the app secret, codes and refresh tokens never appear on
-stdout or stderr, and access tokens only on the stdout of `token` / `client-token`.
-"""
+"""The installed `pinterest-oauth` command (token, status, refresh, exchange, client-token, exit
+statuses), run as a subprocess against the token server on 127.0.0.1; login is in test_cli_login."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import queue
 import select
-import signal
-import socket
 import stat
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any, Optional
-from urllib.parse import parse_qsl, quote, urlsplit
+from typing import Optional
 
 import pytest
 
+from clikit import (
+    A1, A2, CLI, CODE, R1, R2, RUN_TIMEOUT, check_secrets, cli, default_store, environment, free_port, home,
+    save, stored_token,
+)
 from conftest import CLIENT_ID, CLIENT_SECRET
 from localserver import Reply, Seen, TokenServer
 from pinterest_oauth import FileTokenStore, Token
-from tokenkit import ACCESS_LIFE, DAY, REFRESH_LIFE, form, ok, token_body
+from tokenkit import DAY, form, ok, token_body
 
-BIN = Path(sys.executable).parent
-CLI = str(BIN / "pinterest-oauth")
-RUN_TIMEOUT = 60  # seconds, for every subprocess
+__all__ = ["home"]  # the fixture
 
-CODE = "TESTCODE-0001/x+y="
-A1, R1 = "pina_CLITESTACCESS0001", "pinr_CLITESTREFRESH0001"
-A2, R2 = "pina_CLITESTACCESS0002", "pinr_CLITESTREFRESH0002"
-BASIC = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()  # the Authorization header's value
-NEVER_SHOWN = (CLIENT_SECRET, CODE, quote(CODE, safe=""), R1, R2, "CLITESTREFRESH", BASIC, BASIC[8:24])
-ACCESS = (A1, A2, "CLITESTACCESS")
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    (tmp_path / "home").mkdir()
-    return tmp_path
-
-
-def environment(home: Path, **changes: Optional[str]) -> dict[str, str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home / "home"),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "LANG": "C.UTF-8",
-        "TZ": "UTC",
-        "PINTEREST_APP_ID": CLIENT_ID,
-        "PINTEREST_APP_SECRET": CLIENT_SECRET,
-    }
-    for key, value in changes.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
-
-
-def default_store(home: Path) -> Path:
-    return home / "config" / "pinterest-oauth" / "token.json"
-
-
-def check_secrets(stdout: str, stderr: str, *, token_on_stdout: Optional[str] = None) -> None:
-    for secret in NEVER_SHOWN:
-        assert secret not in stdout and secret not in stderr, f"a secret ({secret[:6]}...) was printed"
-    for access in ACCESS:
-        assert access not in stderr, "an access token reached stderr"
-        if token_on_stdout is None:
-            assert access not in stdout, "an access token reached stdout"
-    if token_on_stdout is not None:
-        assert stdout == token_on_stdout + "\n"
-    assert "Traceback" not in stderr
-
-
-def cli(home: Path, *args: str, env: Optional[dict[str, str]] = None, stdin: Optional[str] = None,
-        token_on_stdout: Optional[str] = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed command to completion (bounded), and check its output for secrets."""
-    proc = subprocess.run(
-        [CLI, *args], env=env or environment(home), text=True, capture_output=True, timeout=RUN_TIMEOUT,
-        input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
-    )
-    check_secrets(proc.stdout, proc.stderr, token_on_stdout=token_on_stdout)
-    return proc
-
-
-def stored_token(access: str = A1, refresh: Optional[str] = R1, *, access_left: float = 10 * DAY + 3600,
-                 refresh_left: Optional[float] = 50 * DAY + 3600) -> Token:
-    now = time.time()
-    return Token.from_dict({
-        "version": 1, "access_token": access, "token_type": "bearer", "scope": "boards:read,pins:read",
-        "expires_in": ACCESS_LIFE, "expires_at": now + access_left, "obtained_at": now + access_left - ACCESS_LIFE,
-        "refresh_token": refresh, "refresh_token_expires_in": REFRESH_LIFE if refresh else None,
-        "refresh_token_expires_at": now + refresh_left if refresh and refresh_left is not None else None,
-        "response_type": "authorization_code",
-    })
-
-
-def save(path: Path, token: Token) -> bytes:
-    FileTokenStore(path).save(token)
-    return path.read_bytes()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-# -- login ------------------------------------------------------------------------------------
-
-class Login:
-    """A running `pinterest-oauth login`; stderr is read by a thread so the URL can be awaited."""
-
-    def __init__(self, home: Path, *args: str, env: Optional[dict[str, str]] = None, browser: bool = False,
-                 host: str = "127.0.0.1") -> None:
-        self.port = free_port()
-        self.redirect = f"http://{host}:{self.port}/"
-        argv = [CLI, "login", "--redirect-uri", self.redirect, *args]
-        if not browser:
-            argv.append("--no-browser")
-        self.proc = subprocess.Popen(argv, env=env or environment(home), text=True, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.lines: "queue.Queue[str]" = queue.Queue()
-        self.stderr: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.stderr.append(line)
-            self.lines.put(line)
-
-    def url(self) -> str:
-        """The consent URL the command printed to stderr (waits for it, bounded)."""
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line.startswith("https://"):
-                return line.strip()
-        raise AssertionError(f"no URL printed; stderr so far: {''.join(self.stderr)!r}")
-
-    def browse(self, target: str, address: str = "127.0.0.1") -> tuple[int, str]:
-        """GET http://ADDRESS:PORT + target as a browser would; (status, page)."""
-        try:
-            with urllib.request.urlopen(f"http://{address}:{self.port}{target}", timeout=10) as answer:
-                return answer.status, answer.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-
-    def finish(self) -> tuple[int, str, str]:
-        assert self.proc.stdout is not None
-        try:
-            code = self.proc.wait(timeout=RUN_TIMEOUT)  # its stdout is a few lines: no pipe can fill
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        out = self.proc.stdout.read()
-        self.proc.stdout.close()
-        self.reader.join(timeout=10)
-        err = "".join(self.stderr)
-        check_secrets(out, err)
-        return code, out, err
-
-
-def consent_params(url: str) -> dict[str, str]:
-    parts = urlsplit(url)
-    assert (parts.scheme, parts.netloc, parts.path) == ("https", "www.pinterest.com", "/oauth/")
-    pairs = parse_qsl(parts.query, strict_parsing=True)
-    assert [name for name, _ in pairs] == ["client_id", "redirect_uri", "response_type", "scope", "state"]
-    return dict(pairs)
-
-
-def test_login_with_a_simulated_browser_saves_the_token(home: Path, token_server: TokenServer) -> None:
-    token_server.enqueue(ok(token_body(A1, R1, response_type="authorization_code")))
-    login = Login(home, "--host", token_server.url, "--scope", "boards:read,pins:read", "--continuous-refresh", "-v")
-    params = consent_params(login.url())
-    assert params["client_id"] == CLIENT_ID
-    assert params["redirect_uri"] == login.redirect
-    assert (params["response_type"], params["scope"]) == ("code", "boards:read,pins:read")
-    assert len(params["state"]) >= 43
-
-    assert login.browse("/favicon.ico")[0] == 404  # ignored: still waiting
-    assert login.browse("/")[0] == 400  # the redirect path without a callback: still waiting
-    status, page = login.browse(f"/?code={quote(CODE, safe='')}&state={params['state']}")
-    assert status == 200 and "You may close this window" in page and "TESTCODE" not in page
-    code, out, err = login.finish()
-
-    assert code == 0, err
-    assert "Logged in" in out and str(default_store(home)) in out and "boards:read, pins:read" in out
-    assert "DEBUG: POST" in err  # verbose: the exchange was logged (and checked for secrets)
-    assert len(token_server.requests) == 1
-    assert form(token_server.requests[0]) == [
-        ("grant_type", "authorization_code"), ("code", CODE), ("redirect_uri", login.redirect),
-        ("continuous_refresh", "true"),
-    ]
-    path = default_store(home)
-    saved = FileTokenStore(path).load()
-    assert saved is not None and saved.access_token.get_secret_value() == A1
-    assert saved.refresh_token is not None and saved.refresh_token.get_secret_value() == R1
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-
-
-@pytest.mark.parametrize(
-    ("callback", "page_words", "message"),
-    [
-        ("/?code=TESTCODE-0001&state=not-the-state", "Login failed", "not the one this login sent"),
-        ("/?code=TESTCODE-0001", "Login failed", "the callback has no state"),
-        ("/?error=access_denied&state={state}", "Login failed", "did not authorize the app (error=access_denied"),
-    ],
-)
-def test_login_refuses_a_wrong_state_or_an_error_and_exchanges_nothing(
-    home: Path, token_server: TokenServer, callback: str, page_words: str, message: str,
-) -> None:
-    path = default_store(home)
-    before = save(path, stored_token())
-    login = Login(home, "--host", token_server.url)
-    state = consent_params(login.url())["state"]
-    status, page = login.browse(callback.format(state=state))
-    assert status == 400 and page_words in page
-    code, out, err = login.finish()
-    assert code == 1
-    assert message in err and "nothing was exchanged" in err
-    assert token_server.requests == []
-    assert path.read_bytes() == before
-
-
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
-def test_login_on_localhost_listens_on_both_loopback_addresses(home: Path, token_server: TokenServer) -> None:
-    """A browser may resolve localhost to ::1 or to 127.0.0.1: both reach the command."""
-    token_server.enqueue(ok(token_body(A1, R1, response_type="authorization_code")))
-    login = Login(home, "--host", token_server.url, host="localhost")
-    params = consent_params(login.url())
-    assert params["redirect_uri"] == f"http://localhost:{login.port}/"
-    if ipv6_loopback():  # this machine has ::1: the command must listen there too
-        assert login.browse("/favicon.ico", address="[::1]")[0] == 404
-    assert login.browse(f"/?code={quote(CODE, safe='')}&state={params['state']}")[0] == 200
-    code, _, err = login.finish()
-    assert code == 0, err
-    assert dict(form(token_server.requests[0]))["redirect_uri"] == f"http://localhost:{login.port}/"
-
-
-def test_login_through_the_browser_command(home: Path, token_server: TokenServer) -> None:
-    """Without --no-browser the URL goes to `webbrowser` (here a $BROWSER that records it)."""
-    seen = home / "browser-saw.txt"
-    fake = home / "fake_browser.py"
-    fake.write_text("import sys\nopen(sys.argv[1], 'w').write(sys.argv[2])\n")
-    env = environment(home, BROWSER=f"{sys.executable} {fake} {seen} %s", DISPLAY=None)
-    token_server.enqueue(ok(token_body(A1, R1, response_type="authorization_code")))
-    login = Login(home, "--host", token_server.url, env=env, browser=True)
-    printed = login.url()
-    deadline = time.monotonic() + 30
-    while not seen.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert seen.read_text() == printed
-    assert any("browser should open" in line for line in login.stderr)
-    state = consent_params(printed)["state"]
-    assert login.browse(f"/?code={quote(CODE, safe='')}&state={state}")[0] == 200
-    code, _, err = login.finish()
-    assert code == 0, err
-    assert len(token_server.requests) == 1
-
-
-def test_login_gives_up_after_the_timeout(home: Path, token_server: TokenServer) -> None:
-    path = default_store(home)
-    before = save(path, stored_token())
-    login = Login(home, "--host", token_server.url, "--timeout", "1")
-    login.url()
-    code, _, err = login.finish()
-    assert code == 1
-    assert "no redirect from Pinterest arrived within 1 seconds" in err
-    assert token_server.requests == [] and path.read_bytes() == before
-
-
-def test_ctrl_c_during_login_leaves_the_store_untouched(home: Path, token_server: TokenServer) -> None:
-    path = default_store(home)
-    before = save(path, stored_token())
-    login = Login(home, "--host", token_server.url)
-    login.url()  # listening, waiting for the browser
-    login.proc.send_signal(signal.SIGINT)
-    code, _, err = login.finish()
-    assert code == 130
-    assert "interrupted" in err
-    assert path.read_bytes() == before
-    assert sorted(p.name for p in path.parent.iterdir()) == ["token.json", "token.json.lock"]
-    assert token_server.requests == []
-
-
-def test_login_when_the_port_is_taken(home: Path, token_server: TokenServer) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        proc = cli(home, "login", "--no-browser", "--host", token_server.url,
-                   "--redirect-uri", f"http://127.0.0.1:{port}/")
-    assert proc.returncode == 1
-    assert f"cannot listen for the redirect on http://127.0.0.1:{port}/" in proc.stderr
-
-
-@pytest.mark.parametrize("uri", ["https://localhost:8085/", "http://example.com/cb", "http://localhost:99999/"])
-def test_login_needs_a_loopback_http_redirect_uri(home: Path, uri: str) -> None:
-    proc = cli(home, "login", "--no-browser", "--redirect-uri", uri)
-    assert proc.returncode == 2
-    assert "redirect URI" in proc.stderr
-
-
-# -- token, refresh, exchange, client-token ----------------------------------------------------------
 
 def test_token_prints_only_the_stored_token_without_a_request(home: Path, token_server: TokenServer) -> None:
     save(default_store(home), stored_token())
@@ -349,7 +46,13 @@ def test_eight_concurrent_token_processes_refresh_once(home: Path, token_server:
     procs = [subprocess.Popen([CLI, "token", "--host", token_server.url], env=environment(home), text=True,
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for _ in range(8)]
-    results = [(proc.communicate(timeout=RUN_TIMEOUT), proc.returncode) for proc in procs]
+    try:
+        results = [(proc.communicate(timeout=RUN_TIMEOUT), proc.returncode) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
     for (out, err), code in results:
         assert code == 0, err
         check_secrets(out, err, token_on_stdout=A2)
@@ -449,8 +152,6 @@ def test_a_save_that_fails_once_is_tried_again_and_one_that_keeps_failing_exits_
     assert path.read_bytes() == before
 
 
-# -- status ------------------------------------------------------------------------------------
-
 def test_status_json_describes_the_token_without_secrets(home: Path) -> None:
     path = default_store(home)
     token = stored_token()
@@ -486,8 +187,6 @@ def test_status_of_an_expired_token_without_refresh_token_says_to_log_in(home: P
     assert json.loads(proc.stdout)["usable"] is False
     assert "pinterest-oauth login" in proc.stderr
 
-
-# -- exit statuses ---------------------------------------------------------------------------------
 
 def test_every_subcommand_has_help(home: Path) -> None:
     for sub in ("login", "token", "status", "refresh", "exchange", "client-token"):
@@ -611,8 +310,6 @@ def test_a_store_path_that_is_a_directory_is_refused_before_login(home: Path) ->
     assert proc.returncode == 2 and "is a directory" in proc.stderr
 
 
-# -- terminals and interrupts ---------------------------------------------------------------------
-
 def test_the_secret_is_asked_on_the_terminal_without_echo(home: Path, token_server: TokenServer) -> None:
     import pty
 
@@ -653,28 +350,6 @@ def test_the_secret_is_asked_on_the_terminal_without_echo(home: Path, token_serv
         os.close(master)
         if slave >= 0:
             os.close(slave)
-
-
-def test_ctrl_c_during_the_exchange_lets_it_finish_and_save(home: Path, token_server: TokenServer) -> None:
-    """The code is single-use: once it is sent, Ctrl-C waits for the answer and the save."""
-    arrived = threading.Event()
-
-    def slow_answer(seen: Seen) -> Reply:
-        arrived.set()
-        time.sleep(1.0)
-        return ok(token_body(A1, R1, response_type="authorization_code"))
-
-    token_server.enqueue(slow_answer)
-    login = Login(home, "--host", token_server.url)
-    state = consent_params(login.url())["state"]
-    assert login.browse(f"/?code={quote(CODE, safe='')}&state={state}")[0] == 200
-    assert arrived.wait(RUN_TIMEOUT)
-    login.proc.send_signal(signal.SIGINT)
-    code, _, err = login.finish()
-    assert code == 130
-    assert "finishing the token request first" in err and "interrupted" in err
-    saved = FileTokenStore(default_store(home)).load()
-    assert saved is not None and saved.access_token.get_secret_value() == A1
 
 
 def test_the_readme_lists_the_same_exit_statuses_as_the_help(home: Path) -> None:
