@@ -145,10 +145,10 @@ class Login:
                 return line.strip()
         raise AssertionError(f"no URL printed; stderr so far: {''.join(self.stderr)!r}")
 
-    def browse(self, target: str, address: str = "127.0.0.1") -> tuple[int, str]:
+    def browse(self, target: str, address: str = "127.0.0.1", timeout: float = 10) -> tuple[int, str]:
         """GET http://ADDRESS:PORT + target as a browser would; (status, page)."""
         try:
-            with urllib.request.urlopen(f"http://{address}:{self.port}{target}", timeout=10) as answer:
+            with urllib.request.urlopen(f"http://{address}:{self.port}{target}", timeout=timeout) as answer:
                 return answer.status, answer.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()

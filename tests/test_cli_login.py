@@ -103,6 +103,23 @@ def test_login_on_localhost_listens_on_both_loopback_addresses(home: Path, token
     assert dict(form(token_server.requests[0]))["redirect_uri"] == f"http://localhost:{login.port}/"
 
 
+def test_idle_connections_do_not_hold_up_the_callback(home: Path, token_server: TokenServer) -> None:
+    """Browsers open spare connections that send nothing; the receiver (which gives a started
+    request 5 s) must answer the real one on another connection at once."""
+    token_server.enqueue(ok(token_body(A1, R1, response_type="authorization_code")))
+    login = Login(home, "--host", token_server.url)
+    state = consent_params(login.url())["state"]
+    idle = [socket.create_connection(("127.0.0.1", login.port), timeout=10) for _ in range(3)]
+    try:
+        time.sleep(0.2)  # accepted by now
+        assert login.browse(f"/?code={quote(CODE, safe='')}&state={state}", timeout=3)[0] == 200
+    finally:
+        for sock in idle:
+            sock.close()
+    code, _, err = login.finish()
+    assert code == 0, err
+
+
 def test_login_through_the_browser_command(home: Path, token_server: TokenServer) -> None:
     """Without --no-browser the URL goes to `webbrowser` (here a $BROWSER that records it)."""
     seen = home / "browser-saw.txt"

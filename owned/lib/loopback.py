@@ -99,7 +99,6 @@ class CallbackReceiver:
                         continue
                     idle.remove(sock)
                     with sock:
-                        sock.settimeout(_READ_TIMEOUT)
                         with contextlib.suppress(OSError):
                             _Handler(sock, ("", 0), cast(Any, self))  # the handler only calls answer()
                     if self._outcome is not None:
@@ -165,11 +164,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: Any  # the CallbackReceiver
     server_version = "pinterest-oauth"
     sys_version = ""
-
-    def setup(self) -> None:  # the socket's timeout is already set; keep it
-        self.connection = self.request
-        self.rfile = self.connection.makefile("rb", self.rbufsize)
-        self.wfile = self.connection.makefile("wb", 0)
+    timeout = _READ_TIMEOUT  # set on the connection by setup()
 
     def do_GET(self) -> None:
         status, body = self.server.answer(self.path)
