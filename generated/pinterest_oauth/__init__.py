@@ -43,6 +43,11 @@ _exports = {
     "TokenStoreError": ".lib.stores",
     "TokenSession": ".lib.session",
     "ReauthorizationRequired": ".lib.session",
+    "authorization_url": ".lib.authorize",
+    "code_from_callback": ".lib.authorize",
+    "AuthorizationError": ".lib.authorize",
+    "AuthorizationDeniedError": ".lib.authorize",
+    "StateMismatchError": ".lib.authorize",
     "Error": ".models.error",
     "GrantType": ".models.grant_type",
     "OauthAccessTokenResponse": ".models.oauth_access_token_response",
@@ -89,6 +94,13 @@ if _typing.TYPE_CHECKING:
     from pinterest_oauth.lib.session import (
         ReauthorizationRequired as ReauthorizationRequired,
         TokenSession as TokenSession,
+    )
+    from pinterest_oauth.lib.authorize import (
+        AuthorizationDeniedError as AuthorizationDeniedError,
+        AuthorizationError as AuthorizationError,
+        StateMismatchError as StateMismatchError,
+        authorization_url as authorization_url,
+        code_from_callback as code_from_callback,
     )
     from pinterest_oauth.models.error import Error as Error
     from pinterest_oauth.models.grant_type import GrantType as GrantType

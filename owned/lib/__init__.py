@@ -10,4 +10,6 @@ Everything here is ours (not generated) and is copied verbatim into the package 
 - `tokens`: `Token`, a token response with absolute expiry times;
 - `stores`: the `TokenStore` protocol, `MemoryTokenStore` and `FileTokenStore`;
 - `session`: `TokenSession`, a valid access token on demand, refreshed ahead of expiry.
+- `authorize`: `authorization_url` and `code_from_callback` (the consent screen and its redirect);
+- `cli` and `loopback`: the `pinterest-oauth` command line and its one-shot redirect receiver.
 """
