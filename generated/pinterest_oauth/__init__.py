@@ -1,6 +1,7 @@
 """pinterest-oauth-sdk: a client for Pinterest's OAuth token endpoint.
 
-The names below are loaded on first use, so `import pinterest_oauth` stays cheap.
+The names below are loaded on first use, so `import pinterest_oauth` stays cheap
+(`PostgresTokenStore` needs the `[postgres]` extra: psycopg is imported only when it is used).
 `OauthApi`, `ApiClient` and `Configuration` are the hardened versions from
 `pinterest_oauth.lib`; the raw generated ones stay in `pinterest_oauth.api`,
 `pinterest_oauth.api_client` and `pinterest_oauth.configuration`.
@@ -42,6 +43,10 @@ _exports = {
     "MemoryTokenStore": ".lib.stores",
     "FileTokenStore": ".lib.stores",
     "TokenStoreError": ".lib.stores",
+    "TokenConflictError": ".lib.stores",
+    "RefreshLease": ".lib.stores",
+    "RefreshRecord": ".lib.stores",
+    "PostgresTokenStore": ".lib.postgres_store",
     "TokenSession": ".lib.session",
     "ReauthorizationRequired": ".lib.session",
     "Error": ".models.error",
@@ -85,7 +90,11 @@ if _typing.TYPE_CHECKING:
         MemoryTokenStore as MemoryTokenStore,
         TokenStore as TokenStore,
         TokenStoreError as TokenStoreError,
+        TokenConflictError as TokenConflictError,
+        RefreshLease as RefreshLease,
+        RefreshRecord as RefreshRecord,
     )
+    from pinterest_oauth.lib.postgres_store import PostgresTokenStore as PostgresTokenStore
     from pinterest_oauth.lib.session import (
         ReauthorizationRequired as ReauthorizationRequired,
         TokenSession as TokenSession,

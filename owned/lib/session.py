@@ -10,7 +10,14 @@ read, refresh and write, and a token another process refreshed is picked up with
 request). The rotated refresh token is saved before the new access token is handed out; if
 saving fails the caller gets `TokenStoreError`, the stored token is left as it was, and the
 next call tries to save the new token again before anything else. A rejected refresh token
-raises `ReauthorizationRequired` and leaves the store untouched.
+raises `ReauthorizationRequired` and leaves the stored token as it was.
+
+With a store whose `lock()` yields a `RefreshLease` (`PostgresTokenStore`: many machines), the
+lock is a lease: before sending, the session writes which refresh token it is about to use;
+the save is a compare-and-set (a worker whose lease expired never overwrites a newer token:
+it hands out the token it got once and adopts the stored one afterwards); a rejected refresh
+token is marked in the store so that other workers raise `ReauthorizationRequired` without
+sending it again; and a worker that finds a dead holder's record tries that refresh token once.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from pydantic import SecretStr
 from pinterest_oauth.exceptions import OpenApiException
 from pinterest_oauth.lib.client import ApiClient, Configuration, OauthApi, TimeoutArg
 from pinterest_oauth.lib.errors import PinterestApiError, RateLimitError, ServerError, TransportError
-from pinterest_oauth.lib.stores import TokenStore, TokenStoreError
+from pinterest_oauth.lib.stores import RefreshLease, TokenConflictError, TokenStore, TokenStoreError
 from pinterest_oauth.lib.tokens import Token
 from pinterest_oauth.lib.transport import RetryPolicy
 from pinterest_oauth.models.oauth_access_token_response import OauthAccessTokenResponse
@@ -53,6 +60,18 @@ class ReauthorizationRequired(OpenApiException):
         self.code: Optional[int] = cause.code if cause is not None else None
         self.error: Optional[str] = cause.error if cause is not None else None
         self.error_description: Optional[str] = cause.error_description if cause is not None else None
+
+
+def _refresh_deadline(config: Configuration) -> float:
+    """The longest one refresh may take with these timeouts and retries (seconds)."""
+    timeouts, retry = config.timeouts, config.retry
+    total = getattr(timeouts, "total", None)
+    if isinstance(total, (int, float)) and total > 0:
+        return float(total)
+    attempts = retry.max_attempts
+    waits = sum(max(min(retry.backoff_max, retry.backoff_base * 2 ** (n - 1)), retry.max_retry_after)
+                for n in range(1, attempts))
+    return float((timeouts.connect + timeouts.read) * attempts + waits)
 
 
 def _seconds(value: Union[float, timedelta], name: str) -> float:
@@ -104,6 +123,13 @@ class TokenSession:
             host=host, username=client_id, password=client_secret,
             timeouts=timeouts, retry=retry, allow_insecure_http=allow_insecure_http,
         )
+        lease_seconds = getattr(store, "lease_seconds", None)
+        if isinstance(lease_seconds, (int, float)) and lease_seconds <= _refresh_deadline(config):
+            raise ValueError(
+                f"{store!r} leases a refresh for {lease_seconds:g} s, not longer than one refresh "
+                f"may take ({_refresh_deadline(config):g} s with these timeouts and retries): "
+                "raise lease_seconds or lower the timeouts"
+            )
         self.store = store
         self._client = ApiClient(config)
         self._api = OauthApi(self._client)
@@ -123,6 +149,8 @@ class TokenSession:
         self._warned_for: Optional[float] = None
         # What the current store-locked section saved: (the token it replaced or None, new).
         self._saved: Optional[tuple[Optional[Token], Token]] = None
+        # The lease the store's lock yielded (None for stores whose lock yields none).
+        self._lease: Optional[RefreshLease] = None
 
     # -- public API -----------------------------------------------------------------------
 
@@ -206,10 +234,12 @@ class TokenSession:
         self._saved = None
         done = False
         try:
-            with self.store.lock():
+            with self.store.lock() as lease:
+                self._lease = lease if isinstance(lease, RefreshLease) else None
                 yield
                 done = True
         except BaseException as exc:
+            self._lease = None
             saved, self._saved = self._saved, None
             if not done or saved is None:
                 raise
@@ -225,6 +255,7 @@ class TokenSession:
                 token=new,
             ) from exc
         self._saved = None
+        self._lease = None
 
     def _get_locked(self, force: bool) -> Token:
         stored = self._load()
@@ -244,9 +275,31 @@ class TokenSession:
             if not force and stored.is_valid(now):
                 return self._adopt(stored, now)
             raise ReauthorizationRequired("the stored token has expired and there is no refresh token")
+        lease = self._lease
+        refresh_token = stored.refresh_token.get_secret_value()
+        if lease is not None:
+            if lease.reauthorization is not None:
+                raise ReauthorizationRequired(lease.reauthorization)
+            if lease.in_flight is not None:
+                logger.warning("a refresh did not finish (%s); trying that refresh token once",
+                               lease.in_flight.describe())
+            try:
+                lease.record(refresh_token)
+            except TokenConflictError:
+                return self._adopt_stored_after_conflict(None)
         sent_at = self._clock()
         try:
-            response = self._send_refresh(stored.refresh_token.get_secret_value())
+            response = self._send_refresh(refresh_token)
+        except ReauthorizationRequired as exc:
+            if lease is None:
+                raise
+            reason = str(exc) + (f"; an earlier refresh had not finished: {lease.in_flight.describe()}, "
+                                 "and its answer (the new refresh token) was never saved"
+                                 if lease.in_flight is not None else "")
+            if not lease.require_reauthorization(reason):
+                return self._adopt_stored_after_conflict(None)
+            cause = exc.__cause__ if isinstance(exc.__cause__, PinterestApiError) else None
+            raise ReauthorizationRequired(reason, cause=cause) from cause
         except (TransportError, ServerError, RateLimitError) as exc:
             if force or not stored.is_valid(now):
                 raise
@@ -260,9 +313,27 @@ class TokenSession:
             )
             return self._adopt(stored, now)
         new = Token.from_response(response, sent_at=sent_at, previous=stored)
-        self._save(stored, new)
+        try:
+            self._save(stored, new)
+        except TokenConflictError:
+            return self._adopt_stored_after_conflict(new)
         self._quiet_until = float("-inf")
         return self._adopt(new, self._clock())
+
+    def _adopt_stored_after_conflict(self, new: Optional[Token]) -> Token:
+        """The lease was lost and another worker saved a token meanwhile: use the stored token
+        (no request); if it is not valid, hand out `new` (this call only) when there is one."""
+        stored = self.store.load()
+        now = self._clock()
+        logger.warning("the refresh lease expired and another worker saved a token meanwhile; "
+                       "using the stored token")
+        if stored is not None and stored.is_valid(now):
+            return self._adopt(stored, now)
+        self._current = None
+        if new is not None:
+            return new
+        raise TokenStoreError(f"{self.store!r}: the refresh lease was lost and the stored token "
+                              "is not valid; try again")
 
     def _send_refresh(self, refresh_token: str) -> OauthAccessTokenResponse:
         try:
@@ -296,6 +367,8 @@ class TokenSession:
         """Save `new` (replacing `base`); on failure remember it and raise TokenStoreError."""
         try:
             self.store.save(new)
+        except TokenConflictError:
+            raise  # a newer token is stored: nothing to save again
         except BaseException as exc:
             self._pending = (base, new)
             if isinstance(exc, TokenStoreError) or not isinstance(exc, Exception):
