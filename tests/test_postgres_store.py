@@ -108,7 +108,7 @@ def test_an_unreadable_row_is_an_error_not_an_empty_store(postgres: PostgresServ
 
 def test_database_failures_raise_token_store_error_only(postgres: PostgresServer, table: str) -> None:
     down = PostgresTokenStore(f"host=127.0.0.1 port={free_port()} dbname=postgres user=postgres", "k",
-                              table=table, timeout=2, save_retry_seconds=0.5)
+                              table=table, timeout=2, retry_seconds=0.5)
     for call in (down.load, lambda: down.save(token("pina_SECRET")), lambda: down.lock().__enter__()):
         with pytest.raises(TokenStoreError) as info:
             call()

@@ -18,7 +18,9 @@ is open while the HTTP request is):
    lost, so a stalled worker never sends.
 3. `save()` is a compare-and-set on the row's `version`: it writes only if nobody saved since
    this worker's `load()`, and clears the record and the lease in the same statement.
-   A failed connection is retried (reconnecting) for up to `save_retry_seconds`.
+
+Every step is idempotent, so a dropped connection (a restarted database, a cut network) is
+retried with a new connection for up to `retry_seconds` before `TokenStoreError` is raised.
 4. A worker that takes a lease and finds a record left by a dead (or stalled) holder tries
    that refresh token once; if Pinterest rejects it, `require_reauthorization()` stores the
    diagnostic and every worker raises `ReauthorizationRequired` without sending it again.
@@ -39,7 +41,7 @@ import secrets
 import socket
 import threading
 import time
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, TypeVar
 
 from pinterest_oauth.lib.stores import (
     RefreshLease,
@@ -60,6 +62,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the install
     ) from _exc
 
 logger = logging.getLogger("pinterest_oauth.stores")
+_R = TypeVar("_R")
 
 #: The table `create_schema()` creates; `{table}` is the (quoted) table name.
 SCHEMA_SQL = """\
@@ -89,7 +92,7 @@ class PostgresTokenStore:
     :param lease_seconds: how long one worker may refresh before another may take over;
         must exceed the longest a refresh can take (`TokenSession` checks it).
     :param wait_seconds: how long `lock()` waits for a lease (default `2 * lease_seconds`).
-    :param save_retry_seconds: how long `save()` keeps retrying after a failed connection.
+    :param retry_seconds: how long a call keeps retrying after a failed connection.
     :param timeout: seconds for connecting and for each statement.
     """
 
@@ -104,14 +107,14 @@ class PostgresTokenStore:
         table: str = "pinterest_oauth_tokens",
         lease_seconds: float = 300.0,
         wait_seconds: Optional[float] = None,
-        save_retry_seconds: float = 10.0,
+        retry_seconds: float = 10.0,
         timeout: float = 10.0,
     ) -> None:
         if not isinstance(key, str) or not key:
             raise ValueError("key must be a non-empty string")
         if not isinstance(table, str) or not _TABLE_NAME.match(table):
             raise ValueError("table must be an identifier, optionally schema-qualified (schema.table)")
-        for name, value in (("lease_seconds", lease_seconds), ("save_retry_seconds", save_retry_seconds),
+        for name, value in (("lease_seconds", lease_seconds), ("retry_seconds", retry_seconds),
                             ("timeout", timeout)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
                 raise ValueError(f"{name} must be a positive number of seconds")
@@ -119,7 +122,7 @@ class PostgresTokenStore:
         self.table = table
         self.lease_seconds = float(lease_seconds)
         self.wait_seconds = float(wait_seconds) if wait_seconds is not None else 2 * self.lease_seconds
-        self.save_retry_seconds = float(save_retry_seconds)
+        self.retry_seconds = float(retry_seconds)
         self.timeout = float(timeout)
         self._conninfo = conninfo
         self._table = sql.Identifier(*table.split("."))
@@ -149,8 +152,7 @@ class PostgresTokenStore:
     # -- TokenStore -----------------------------------------------------------------------
 
     def load(self) -> Optional[Token]:
-        with self._db("load the token") as conn:
-            row = conn.execute(self._q("SELECT token, version FROM {t} WHERE key = %s"), (self.key,)).fetchone()
+        row = self._retrying(self._select)
         if self._depth and threading.current_thread() is self._holder:
             self._version = int(row[1]) if row is not None else None
         if row is None or row[0] is None:
@@ -165,20 +167,12 @@ class PostgresTokenStore:
         loaded (else `TokenConflictError`); retried after connection failures."""
         self._step("saving")
         data = Jsonb(token.to_dict())
-        deadline = time.monotonic() + self.save_retry_seconds
-        delay = 0.1
-        while True:
-            try:
-                self._save_once(token, data)
-                break
-            except TokenConflictError:
-                raise
-            except TokenStoreError as exc:
-                if time.monotonic() + delay > deadline:
-                    raise TokenStoreError(f"{exc}; the token was not saved", token=token) from None
-                logger.warning("saving the token failed (%s); retrying", exc)
-                time.sleep(delay)
-                delay = min(2 * delay, 1.0)
+        try:
+            self._retrying(lambda: self._save_once(token, data))
+        except TokenConflictError:
+            raise
+        except TokenStoreError as exc:
+            raise TokenStoreError(f"{exc}; the token was not saved", token=token) from None
         self._step("saved")
 
     @contextlib.contextmanager
@@ -214,64 +208,97 @@ class PostgresTokenStore:
     def _q(self, text: str) -> sql.Composed:
         return sql.SQL(text).format(t=self._table)
 
+    def _retrying(self, call: Callable[[], _R]) -> _R:
+        """`call()`, again on a new connection while the connection fails (`retry_seconds`)."""
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.1
+        while True:
+            try:
+                return call()
+            except _ConnectionLost as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                logger.warning("%s; retrying", exc)
+                time.sleep(delay)
+                delay = min(2 * delay, 1.0)
+
+    def _select(self) -> Any:
+        with self._db("load the token") as conn:
+            return conn.execute(self._q("SELECT token, version FROM {t} WHERE key = %s"), (self.key,)).fetchone()
+
     def _acquire(self) -> "_PostgresLease":
         owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{secrets.token_hex(3)}"
         deadline = time.monotonic() + self.wait_seconds
         holder = None
         while True:
-            with self._db("take the refresh lease") as conn:
-                row = conn.execute(self._q(
-                    "UPDATE {t} SET lease_owner = %s, lease_until = clock_timestamp() + %s * interval '1 second' "
-                    "WHERE key = %s AND (lease_owner IS NULL OR lease_until <= clock_timestamp()) "
-                    "RETURNING " + _ROW), (owner, self.lease_seconds, self.key)).fetchone()
-                if row is not None:
-                    return _PostgresLease(self, owner, row)
-                busy = conn.execute(self._q(
-                    "SELECT lease_owner, extract(epoch FROM lease_until - clock_timestamp())::float8 "
-                    "FROM {t} WHERE key = %s"), (self.key,)).fetchone()
-                if busy is None:
-                    conn.execute(self._q("INSERT INTO {t} (key) VALUES (%s) ON CONFLICT (key) DO NOTHING"),
-                                 (self.key,))
-                    continue
-                holder, left = busy[0], float(busy[1] or 0.0)
-                if time.monotonic() >= deadline:
-                    break
-                wait = max(0.01, min(0.2, left, deadline - time.monotonic()))
-                for _ in conn.notifies(timeout=wait, stop_after=1):
-                    pass
+            got = self._retrying(lambda: self._try_acquire(owner, deadline))
+            if isinstance(got, _PostgresLease):
+                return got
+            holder = got
+            if time.monotonic() >= deadline:
+                break
         raise TokenStoreError(f"{self!r}: waited {self.wait_seconds:g} s for the refresh lease held by {holder}")
 
+    def _try_acquire(self, owner: str, deadline: float) -> "_PostgresLease | Optional[str]":
+        """Take the lease (or find it is already ours: a retried attempt), else wait a little
+        for a notification and return the holder."""
+        with self._db("take the refresh lease") as conn:
+            row = conn.execute(self._q(
+                "UPDATE {t} SET lease_owner = %s, lease_until = clock_timestamp() + %s * interval '1 second' "
+                "WHERE key = %s AND (lease_owner IS NULL OR lease_until <= clock_timestamp() OR lease_owner = %s) "
+                "RETURNING " + _ROW), (owner, self.lease_seconds, self.key, owner)).fetchone()
+            if row is not None:
+                return _PostgresLease(self, owner, row)
+            busy = conn.execute(self._q(
+                "SELECT lease_owner, extract(epoch FROM lease_until - clock_timestamp())::float8 "
+                "FROM {t} WHERE key = %s"), (self.key,)).fetchone()
+            if busy is None:
+                conn.execute(self._q("INSERT INTO {t} (key) VALUES (%s) ON CONFLICT (key) DO NOTHING"), (self.key,))
+                return None
+            wait = min(0.2, float(busy[1] or 0.0), deadline - time.monotonic())
+            if wait > 0:
+                for _ in conn.notifies(timeout=wait, stop_after=1):
+                    pass
+            return str(busy[0])
+
     def _release(self, owner: str) -> None:
-        try:
+        def release() -> None:
             with self._db("release the refresh lease") as conn:
                 conn.execute(self._q(
                     "WITH r AS (UPDATE {t} SET lease_owner = NULL, lease_until = NULL "
                     "WHERE key = %s AND lease_owner = %s RETURNING key) SELECT pg_notify(%s, key) FROM r"),
                     (self.key, owner, self._channel))
+        try:
+            self._retrying(release)
         except TokenStoreError as exc:  # it expires by itself
             logger.warning("%s; it expires by itself within %g s", exc, self.lease_seconds)
 
     def _record(self, owner: str, refresh_token: str) -> None:
+        row = self._retrying(lambda: self._record_once(owner, refresh_token))
+        if row is None:
+            raise TokenConflictError(f"{self!r}: the refresh lease expired or the token changed; not refreshing")
+        self._step("recorded")
+
+    def _record_once(self, owner: str, refresh_token: str) -> Any:
         with self._db("write the refresh record") as conn:
-            row = conn.execute(self._q(
+            return conn.execute(self._q(
                 "UPDATE {t} SET inflight_sha256 = %s, inflight_by = %s, inflight_at = clock_timestamp(), "
                 "lease_until = clock_timestamp() + %s * interval '1 second' "
                 "WHERE key = %s AND lease_owner = %s AND lease_until > clock_timestamp() "
                 "AND version IS NOT DISTINCT FROM coalesce(%s::bigint, version) RETURNING key"),
                 (refresh_token_digest(refresh_token), owner, self.lease_seconds, self.key, owner,
                  self._version)).fetchone()
-        if row is None:
-            raise TokenConflictError(f"{self!r}: the refresh lease expired or the token changed; not refreshing")
-        self._step("recorded")
 
     def _mark_reauthorization(self, reason: str) -> bool:
+        return self._retrying(lambda: self._mark_once(reason)) is not None
+
+    def _mark_once(self, reason: str) -> Any:
         with self._db("mark the token as needing re-authorization") as conn:
-            row = conn.execute(self._q(
+            return conn.execute(self._q(
                 "WITH u AS (UPDATE {t} SET reauth_reason = %s, inflight_sha256 = NULL, inflight_by = NULL, "
                 "inflight_at = NULL WHERE key = %s AND version IS NOT DISTINCT FROM coalesce(%s::bigint, version) "
                 "RETURNING key) SELECT pg_notify(%s, key) FROM u"),
                 (reason, self.key, self._version, self._channel)).fetchone()
-        return row is not None
 
     def _save_once(self, token: Token, data: Jsonb) -> None:
         under_lease = self._depth and threading.current_thread() is self._holder
@@ -311,10 +338,12 @@ class PostgresTokenStore:
             try:
                 yield self._connection()
             except psycopg.Error as exc:
-                if self._conn is not None and (self._conn.closed or self._conn.broken
-                                               or isinstance(exc, psycopg.OperationalError)):
+                lost = isinstance(exc, psycopg.OperationalError) or (
+                    self._conn is not None and (self._conn.closed or self._conn.broken))
+                if lost:
                     self._discard()
-                raise TokenStoreError(f"{self!r} could not {what}: {_describe(exc)}") from None
+                kind = _ConnectionLost if lost else TokenStoreError
+                raise kind(f"{self!r} could not {what}: {_describe(exc)}") from None
 
     def _connection(self) -> "psycopg.Connection[Any]":
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
@@ -342,6 +371,10 @@ class PostgresTokenStore:
 
     def _step(self, step: str) -> None:
         """Called after each of STEPS ("saving": before the save); does nothing. A test hook."""
+
+
+class _ConnectionLost(TokenStoreError):
+    """The database connection failed (retried by `_retrying`)."""
 
 
 class _PostgresLease(RefreshLease):
