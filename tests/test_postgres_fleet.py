@@ -156,6 +156,8 @@ def test_the_refreshing_machine_killed_at_each_step(make_fleet: Any, step: str) 
     if step in ("leased", "recorded", "saved"):  # nothing was lost: the others go on
         assert result["errors"] == {}, result["messages"]
         first = min(t for t, _ in result["handed"].values())
+        print(f"\nkilled after {step!r}: first token handed out {first - died:.2f} s after the kill "
+              f"(lease {LEASE:g} s; includes starting the other process)")
         assert first - died < (1.5 if step == "saved" else LEASE + 2.5)
         assert fleet.strict.replays == []
         assert fleet.strict.requests == sent_by_victim + (0 if step == "saved" else 1)

@@ -356,8 +356,12 @@ class TokenSession:
         if self._pending is not None:
             base, new = self._pending
             if stored == base:
-                self._save(base, new)
-                stored = new
+                try:
+                    self._save(base, new)
+                    stored = new
+                except TokenConflictError:  # saved by another worker meanwhile: use the stored one
+                    self._pending = None
+                    stored = self.store.load()
             else:
                 logger.info("the stored token changed since a failed save; using the stored one")
             self._pending = None
