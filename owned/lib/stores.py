@@ -25,9 +25,11 @@ used exactly as before). A lease promises:
 - `require_reauthorization(reason)` marks the stored token as rejected by Pinterest, so other
   workers raise `ReauthorizationRequired` (`reauthorization`) instead of sending it again.
 
-`MemoryTokenStore` and `FileTokenStore` yield a lease too: their lock spans the whole refresh,
-so their saves never conflict. `PostgresTokenStore` (module `postgres_store`, extra
-`[postgres]`) implements all of it for many machines.
+A leasing store with a `lease_seconds` attribute gets it checked by `TokenSession`: it must
+exceed the longest one refresh can take. `MemoryTokenStore` and `FileTokenStore` yield a lease
+too: their lock spans the whole refresh, so their saves never conflict (the memory store also
+keeps the re-authorization mark; the file store does not persist it). `PostgresTokenStore`
+(module `postgres_store`, extra `[postgres]`) implements all of it for many machines.
 
 `MemoryTokenStore` keeps the token in this process. `FileTokenStore` keeps it in a JSON
 file (mode 0600, replaced atomically and durably) and locks across processes with `flock`.
