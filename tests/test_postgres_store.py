@@ -193,6 +193,24 @@ def test_a_waiter_takes_the_lease_as_soon_as_the_holder_saves(postgres: Postgres
     print(f"\nlease handed over {latencies[2] * 1000:.1f} ms (median of 5) after the save")
     assert latencies[-1] < 2.0  # bounded even on a loaded machine (the wait re-checks every 0.2 s)
 
+
+def test_an_idle_store_collects_no_notifications(postgres: PostgresServer, table: str) -> None:
+    """Only a waiting store listens, on its own row's channel: months of other workers' saves
+    (of this key or thousands of others) pile nothing up in an idle connection."""
+    idle, busy, neighbour = store(postgres, table), store(postgres, table), store(postgres, table, "other")
+    busy.save(token("pina_0"))
+    with busy.lock():  # make `idle` wait once (it listens while it waits)
+        busy.load()
+        thread = threading.Thread(target=lambda: idle.lock().__enter__().__class__)
+        thread.start()
+        time.sleep(0.5)
+        busy.save(token("pina_1"))
+    thread.join(5)
+    for i in range(20):
+        busy.save(token(f"pina_{i}"))
+        neighbour.save(token(f"pina_n{i}"))
+    assert idle._conn is not None and list(idle._conn.notifies(timeout=0)) == []
+
 def test_the_record_names_the_refresh_token_by_hash_only(postgres: PostgresServer, table: str) -> None:
     s = store(postgres, table, lease_seconds=0.5)
     s.save(token("pina_A", "pinr_SECRET_R"))

@@ -11,8 +11,9 @@ How a refresh is coordinated (every statement is its own short, committed transa
 is open while the HTTP request is):
 
 1. `lock()` takes the key's *lease* (owner, expiry by the database clock, `lease_seconds`
-   long); a worker that finds it held waits (LISTEN/NOTIFY, re-checking every 0.2 s) and
-   then usually finds the new token already stored, without sending a request.
+   long); a worker that finds it held waits (LISTEN/NOTIFY on the row's own channel, only
+   while it waits; re-checking every 0.2 s) and then usually finds the new token already
+   stored, without sending a request.
 2. `RefreshLease.record()` writes, before the request is sent, the SHA-256 of the refresh
    token about to be used, by whom and when (and renews the lease); it fails if the lease was
    lost, so a stalled worker never sends.
@@ -126,7 +127,9 @@ class PostgresTokenStore:
         self.timeout = float(timeout)
         self._conninfo = conninfo
         self._table = sql.Identifier(*table.split("."))
-        self._channel = "pinterest_oauth_" + hashlib.sha256(table.encode()).hexdigest()[:16]
+        # One notification channel per row, listened to only while waiting for its lease.
+        self._channel = "pinterest_oauth_" + hashlib.sha256(f"{table}\0{key}".encode()).hexdigest()[:24]
+        self._listening = False
         self._conn: Optional[psycopg.Connection[Any]] = None
         self._conn_lock = threading.RLock()
         self._thread_lock = threading.RLock()
@@ -233,11 +236,26 @@ class PostgresTokenStore:
         while True:
             got = self._retrying(lambda: self._try_acquire(owner, deadline))
             if isinstance(got, _PostgresLease):
+                self._stop_listening()
                 return got
             holder = got
             if time.monotonic() >= deadline:
                 break
+        self._stop_listening()
         raise TokenStoreError(f"{self!r}: waited {self.wait_seconds:g} s for the refresh lease held by {holder}")
+
+    def _stop_listening(self) -> None:
+        """UNLISTEN and drop notifications received meanwhile (psycopg keeps them until read)."""
+        if not self._listening:
+            return
+        try:
+            with self._db("stop listening") as conn:
+                conn.execute(sql.SQL("UNLISTEN {}").format(sql.Identifier(self._channel)))
+                self._listening = False
+                for _ in conn.notifies(timeout=0):
+                    pass
+        except TokenStoreError as exc:  # the connection is gone, and its LISTEN with it
+            logger.debug("%s", exc)
 
     def _try_acquire(self, owner: str, deadline: float) -> "_PostgresLease | Optional[str]":
         """Take the lease (or find it is already ours: a retried attempt), else wait a little
@@ -255,6 +273,9 @@ class PostgresTokenStore:
             if busy is None:
                 conn.execute(self._q("INSERT INTO {t} (key) VALUES (%s) ON CONFLICT (key) DO NOTHING"), (self.key,))
                 return None
+            if not self._listening:
+                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+                self._listening = True
             wait = min(0.2, float(busy[1] or 0.0), deadline - time.monotonic())
             if wait > 0:
                 for _ in conn.notifies(timeout=wait, stop_after=1):
@@ -356,11 +377,11 @@ class PostgresTokenStore:
         )
         try:
             conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(f"{round(self.timeout * 1000)}ms")))
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
         except BaseException:
             conn.close()
             raise
         self._conn = conn
+        self._listening = False
         return conn
 
     def _discard(self) -> None:
