@@ -345,3 +345,32 @@ def test_the_pip_wheel_server_binaries_start_a_server_too() -> None:
     finally:
         server.stop()
     assert not server.root.exists()
+
+
+def test_a_token_whose_save_failed_is_saved_first_on_the_next_call(
+        postgres: PostgresServer, table: str, rotation: tuple[TokenServer, StrictRotation]) -> None:
+    """The database refuses the save (here: the role may not write the token column) after
+    Pinterest rotated: the caller gets TokenStoreError with the token, the row is untouched, and
+    once the database accepts writes again the next call saves it without a request."""
+    server, strict = rotation
+    role = "w_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(postgres.conninfo, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f'GRANT SELECT, INSERT ON "{table}" TO {role}')
+        conn.execute(f'GRANT UPDATE (lease_owner, lease_until, inflight_sha256, inflight_by, inflight_at, '
+                     f'reauth_reason, updated_at) ON "{table}" TO {role}')
+    store(postgres, table).save(token("pina_OLD", "pinr_FLEET000000", obtained=time.time() - LIFE))
+    limited = PostgresTokenStore(f"host=127.0.0.1 port={postgres.port} dbname=postgres user={role}", "k",
+                                 table=table, lease_seconds=5, retry_seconds=0.5)
+    worker = session(server, limited)
+    with pytest.raises(TokenStoreError, match=r"InsufficientPrivilege \[42501\]") as info:
+        worker.access_token()
+    assert info.value.token is not None and info.value.token.access_token.get_secret_value() == "pina_FLEET000001"
+    assert "pina_FLEET000001" not in str(info.value) and "pinr_FLEET000001" not in str(info.value)
+    assert row(postgres, table)["token"]["access_token"] == "pina_OLD"
+    with psycopg.connect(postgres.conninfo, autocommit=True) as conn:
+        conn.execute(f'GRANT UPDATE ON "{table}" TO {role}')
+    assert worker.access_token() == "pina_FLEET000001"
+    assert strict.requests == 1 and strict.replays == []
+    assert row(postgres, table)["token"]["refresh_token"] == "pinr_FLEET000001"
+    assert row(postgres, table)["inflight_sha256"] is None
