@@ -123,6 +123,8 @@ class PostgresTokenStore:
         self.table = table
         self.lease_seconds = float(lease_seconds)
         self.wait_seconds = float(wait_seconds) if wait_seconds is not None else 2 * self.lease_seconds
+        if not 0 < self.wait_seconds < float("inf"):
+            raise ValueError("wait_seconds must be a positive number of seconds")
         self.retry_seconds = float(retry_seconds)
         self.timeout = float(timeout)
         self._conninfo = conninfo
@@ -175,7 +177,7 @@ class PostgresTokenStore:
         except TokenConflictError:
             raise
         except TokenStoreError as exc:
-            raise TokenStoreError(f"{exc}; the token was not saved", token=token) from None
+            raise TokenStoreError(f"{exc}; the token may not have been saved", token=token) from None
         self._step("saved")
 
     @contextlib.contextmanager
