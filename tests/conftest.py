@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 from hypothesis import settings
@@ -14,6 +14,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from localserver import TokenServer  # noqa: E402
+
+if TYPE_CHECKING:
+    from pgserver import PostgresServer
 
 # Test credentials: a secret with ':', '+' and non-ASCII, as a real one may have.
 CLIENT_ID = "1234567"
@@ -40,6 +43,19 @@ def pytest_configure(config: pytest.Config) -> None:
     location = Path(pinterest_oauth.__file__).resolve()
     if REPO / "generated" in location.parents:
         raise pytest.UsageError(f"pinterest_oauth was imported from the source tree ({location}); install the wheel")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator["PostgresServer"]:
+    """A real PostgreSQL server for this test run (tests/pgserver.py), stopped at the end.
+    Starting it is never skipped: if it fails, the tests that need it fail."""
+    from pgserver import PostgresServer
+
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -153,10 +153,10 @@ def test_timeouts_total_is_checked_and_coerced() -> None:
 
 def test_token_session_refresh_deadline_is_half_the_store_lease() -> None:
     """A refresh holds the session's and the store's locks: under a store whose lock expires
-    after `lock_lease` seconds, the request gives up after half of it."""
+    after `lease_seconds` seconds, the request gives up after half of it."""
 
     class LeasedStore(MemoryTokenStore):
-        lock_lease = 2 * TOTAL
+        lease_seconds = 2 * TOTAL
 
     with RawServer(dribbled_body) as server:
         session = TokenSession(CLIENT_ID, CLIENT_SECRET, LeasedStore(), host=server.url,

@@ -31,6 +31,10 @@ from pinterest_oauth import (
     ServerError,
     Token,
     TokenStoreError,
+    TokenConflictError,
+    AuthorizationError,
+    AuthorizationDeniedError,
+    StateMismatchError,
     TransportError,
     UnauthorizedError,
     UnexpectedStatusError,
@@ -338,6 +342,10 @@ def _samples() -> list[BaseException]:
         RequestTimeoutError("timed out", request_sent=True),
         InsecureTransportError("refusing to send client credentials over plain http"),
         TokenStoreError("could not save", token=_token(), committed=True),
+        TokenConflictError("a newer token is stored", token=_token(), committed=True),
+        AuthorizationError("no code in the callback", error="server_error", error_description="try again"),
+        AuthorizationDeniedError("declined", error="access_denied", error_description="the user said no"),
+        StateMismatchError("state does not match"),
         ReauthorizationRequired("authorize again", cause=UnauthorizedError(
             status=401, data=Error(code=283, message="invalid grant"), error="invalid_grant",
             error_description="revoked")),
@@ -347,11 +355,13 @@ def _samples() -> list[BaseException]:
 
 def test_every_exception_class_has_a_pickle_sample() -> None:
     """A new exception class must join the pickle test below."""
+    import pinterest_oauth.lib.authorize as authorize_module
     import pinterest_oauth.lib.errors as errors_module
     import pinterest_oauth.lib.session as session_module
     import pinterest_oauth.lib.stores as stores_module
 
-    defined = {obj for module in (errors_module, stores_module, session_module) for obj in vars(module).values()
+    modules = (errors_module, stores_module, session_module, authorize_module)
+    defined = {obj for module in modules for obj in vars(module).values()
                if isinstance(obj, type) and issubclass(obj, BaseException) and obj.__module__ == module.__name__}
     assert defined == {type(e) for e in _samples()}
 

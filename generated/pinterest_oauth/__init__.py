@@ -3,7 +3,8 @@
 The names below are loaded on first use, so `import pinterest_oauth` stays cheap.
 The API classes (`OauthApi`) are generated from the
 package's OpenAPI description; `ApiClient` and `Configuration` extend the generated ones with
-timeouts, retries, the https-only rule, error mapping and redaction.
+timeouts, retries, the https-only rule, error mapping and redaction. `PostgresTokenStore` needs
+the `[postgres]` extra: psycopg is imported only when it is used.
 """
 
 __version__ = "0.1.0"
@@ -41,6 +42,10 @@ _exports = {
     "MemoryTokenStore": ".lib.stores",
     "FileTokenStore": ".lib.stores",
     "TokenStoreError": ".lib.stores",
+    "TokenConflictError": ".lib.stores",
+    "RefreshLease": ".lib.stores",
+    "RefreshRecord": ".lib.stores",
+    "PostgresTokenStore": ".lib.postgres_store",
     "TokenSession": ".lib.session",
     "ReauthorizationRequired": ".lib.session",
     "authorization_url": ".lib.authorize",
@@ -90,7 +95,11 @@ if _typing.TYPE_CHECKING:
         MemoryTokenStore as MemoryTokenStore,
         TokenStore as TokenStore,
         TokenStoreError as TokenStoreError,
+        TokenConflictError as TokenConflictError,
+        RefreshLease as RefreshLease,
+        RefreshRecord as RefreshRecord,
     )
+    from pinterest_oauth.lib.postgres_store import PostgresTokenStore as PostgresTokenStore
     from pinterest_oauth.lib.session import (
         ReauthorizationRequired as ReauthorizationRequired,
         TokenSession as TokenSession,

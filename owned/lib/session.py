@@ -10,13 +10,20 @@ read, refresh and write, and a token another process refreshed is picked up with
 request). The rotated refresh token is saved before the new access token is handed out; if
 saving fails the caller gets `TokenStoreError`, the stored token is left as it was, and the
 next call tries to save the new token again before anything else. A rejected refresh token
-raises `ReauthorizationRequired` and leaves the store untouched.
+raises `ReauthorizationRequired` and leaves the stored token as it was.
 
 Locks are held only for bounded time: each request the session sends (a refresh, a code
 exchange) ends within its total deadline, `timeouts.total` (default 60 s, retries included),
 whatever the server does. A store whose lock expires by itself (a lease, e.g. a lock shared
-across machines) says so with a `lock_lease` attribute in seconds; each request's deadline is
-then at most `LEASE_SHARE` (half) of it, so the lease cannot lapse while a refresh is in flight.
+across machines) says so with a `lease_seconds` attribute; each request's deadline is then at
+most `LEASE_SHARE` (half) of it, so the lease cannot lapse while a refresh is in flight.
+
+With a store whose `lock()` yields a `RefreshLease` (`PostgresTokenStore`: many machines), the
+lock is a lease: before sending, the session writes which refresh token it is about to use;
+the save is a compare-and-set (a worker whose lease expired never overwrites a newer token:
+it hands out the token it got once and adopts the stored one afterwards); a rejected refresh
+token is marked in the store so that other workers raise `ReauthorizationRequired` without
+sending it again; and a worker that finds a dead holder's record tries that refresh token once.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from pinterest_oauth.api.oauth_api import OauthApi
 from pinterest_oauth.lib.client import ApiClient, Configuration
 from pinterest_oauth.lib.transport import TimeoutArg
 from pinterest_oauth.lib.errors import PinterestApiError, RateLimitError, ServerError, TransportError
-from pinterest_oauth.lib.stores import TokenStore, TokenStoreError
+from pinterest_oauth.lib.stores import RefreshLease, TokenConflictError, TokenStore, TokenStoreError
 from pinterest_oauth.lib.tokens import Token
 from pinterest_oauth.lib.transport import RetryPolicy, Timeouts
 from pinterest_oauth.models.oauth_access_token_response import OauthAccessTokenResponse
@@ -45,17 +52,18 @@ logger = logging.getLogger("pinterest_oauth.session")
 
 _DAY = 86400.0
 
-#: The most of a store's `lock_lease` one request's total deadline may use.
+#: The most of a store's `lease_seconds` one request's total deadline may use.
 LEASE_SHARE = 0.5
 
 
 def request_timeouts(timeouts: Timeouts, store: object) -> Timeouts:
-    """`timeouts`, with `total` cut to `LEASE_SHARE` of `store.lock_lease` if the store has one."""
-    lease = getattr(store, "lock_lease", None)
+    """`timeouts`, with `total` cut to `LEASE_SHARE` of `store.lease_seconds` if the store has one
+    (so a refresh, retries included, always ends well before the lease it holds expires)."""
+    lease = getattr(store, "lease_seconds", None)
     if lease is None:
         return timeouts
     if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 0 < lease < float("inf"):
-        raise ValueError(f"{type(store).__name__}.lock_lease must be a positive number of seconds or None")
+        raise ValueError(f"{type(store).__name__}.lease_seconds must be a positive number of seconds or None")
     total = lease * LEASE_SHARE
     return dataclasses.replace(timeouts, total=total) if total < timeouts.total else timeouts
 
@@ -90,7 +98,7 @@ class TokenSession:
     :param client_id: the app id. :param client_secret: the app secret.
     :param store: any `TokenStore` (`FileTokenStore`, `MemoryTokenStore`, your own).
     :param host, timeouts, retry, allow_insecure_http: as for `Configuration`; each request's
-        total deadline is `timeouts.total`, at most half the store's `lock_lease` if it has one
+        total deadline is `timeouts.total`, at most half the store's `lease_seconds` if it has one
         (the result is `request_timeouts`).
     :param refresh_margin: refresh when the access token has less than this left
         (seconds or timedelta; default 5 minutes).
@@ -149,6 +157,8 @@ class TokenSession:
         self._warned_for: Optional[float] = None
         # What the current store-locked section saved: (the token it replaced or None, new).
         self._saved: Optional[tuple[Optional[Token], Token]] = None
+        # The lease the store's lock yielded (None for stores whose lock yields none).
+        self._lease: Optional[RefreshLease] = None
 
     # -- public API -----------------------------------------------------------------------
 
@@ -232,10 +242,12 @@ class TokenSession:
         self._saved = None
         done = False
         try:
-            with self.store.lock():
+            with self.store.lock() as lease:
+                self._lease = lease if isinstance(lease, RefreshLease) else None
                 yield
                 done = True
         except BaseException as exc:
+            self._lease = None
             saved, self._saved = self._saved, None
             if not done or saved is None:
                 raise
@@ -251,6 +263,7 @@ class TokenSession:
                 token=new,
             ) from exc
         self._saved = None
+        self._lease = None
 
     def _get_locked(self, force: bool) -> Token:
         stored = self._load()
@@ -270,9 +283,31 @@ class TokenSession:
             if not force and stored.is_valid(now):
                 return self._adopt(stored, now)
             raise ReauthorizationRequired("the stored token has expired and there is no refresh token")
+        lease = self._lease
+        refresh_token = stored.refresh_token.get_secret_value()
+        if lease is not None:
+            if lease.reauthorization is not None:
+                raise ReauthorizationRequired(lease.reauthorization)
+            if lease.in_flight is not None:
+                logger.warning("a refresh did not finish (%s); trying that refresh token once",
+                               lease.in_flight.describe())
+            try:
+                lease.record(refresh_token)
+            except TokenConflictError:
+                return self._adopt_stored_after_conflict(None)
         sent_at = self._clock()
         try:
-            response = self._send_refresh(stored.refresh_token.get_secret_value())
+            response = self._send_refresh(refresh_token)
+        except ReauthorizationRequired as exc:
+            if lease is None:
+                raise
+            reason = str(exc) + (f"; an earlier refresh had not finished: {lease.in_flight.describe()}, "
+                                 "and its answer (the new refresh token) was never saved"
+                                 if lease.in_flight is not None else "")
+            if not lease.require_reauthorization(reason):
+                return self._adopt_stored_after_conflict(None)
+            cause = exc.__cause__ if isinstance(exc.__cause__, PinterestApiError) else None
+            raise ReauthorizationRequired(reason, cause=cause) from cause
         except (TransportError, ServerError, RateLimitError) as exc:
             if force or not stored.is_valid(now):
                 raise
@@ -286,9 +321,27 @@ class TokenSession:
             )
             return self._adopt(stored, now)
         new = Token.from_response(response, sent_at=sent_at, previous=stored)
-        self._save(stored, new)
+        try:
+            self._save(stored, new)
+        except TokenConflictError:
+            return self._adopt_stored_after_conflict(new)
         self._quiet_until = float("-inf")
         return self._adopt(new, self._clock())
+
+    def _adopt_stored_after_conflict(self, new: Optional[Token]) -> Token:
+        """The lease was lost and another worker saved a token meanwhile: use the stored token
+        (no request); if it is not valid, hand out `new` (this call only) when there is one."""
+        stored = self.store.load()
+        now = self._clock()
+        logger.warning("the refresh lease expired and another worker saved a token meanwhile; "
+                       "using the stored token")
+        if stored is not None and stored.is_valid(now):
+            return self._adopt(stored, now)
+        self._current = None
+        if new is not None:
+            return new
+        raise TokenStoreError(f"{self.store!r}: the refresh lease was lost and the stored token "
+                              "is not valid; try again")
 
     def _send_refresh(self, refresh_token: str) -> OauthAccessTokenResponse:
         try:
@@ -311,8 +364,12 @@ class TokenSession:
         if self._pending is not None:
             base, new = self._pending
             if stored == base:
-                self._save(base, new)
-                stored = new
+                try:
+                    self._save(base, new)
+                    stored = new
+                except TokenConflictError:  # saved by another worker meanwhile: use the stored one
+                    self._pending = None
+                    stored = self.store.load()
             else:
                 logger.info("the stored token changed since a failed save; using the stored one")
             self._pending = None
@@ -322,6 +379,8 @@ class TokenSession:
         """Save `new` (replacing `base`); on failure remember it and raise TokenStoreError."""
         try:
             self.store.save(new)
+        except TokenConflictError:
+            raise  # a newer token is stored: nothing to save again
         except BaseException as exc:
             self._pending = (base, new)
             if isinstance(exc, TokenStoreError) or not isinstance(exc, Exception):

@@ -8,7 +8,9 @@ Everything here is ours (not generated) and is copied verbatim into the package 
 - `errors`: the exception family every failure of `oauth_token` belongs to;
 - `redact`: how secrets are hidden from logs, reprs and exception texts;
 - `tokens`: `Token`, a token response with absolute expiry times;
-- `stores`: the `TokenStore` protocol, `MemoryTokenStore` and `FileTokenStore`;
+- `stores`: the `TokenStore` protocol (and its optional `RefreshLease`), `MemoryTokenStore`
+  and `FileTokenStore`;
+- `postgres_store`: `PostgresTokenStore`, many machines sharing tokens (extra `[postgres]`);
 - `session`: `TokenSession`, a valid access token on demand, refreshed ahead of expiry.
 - `authorize`: `authorization_url` and `code_from_callback` (the consent screen and its redirect);
 - `cli` and `loopback`: the `pinterest-oauth` command line and its one-shot redirect receiver.

@@ -13,6 +13,24 @@ A store is any object with three methods (the `TokenStore` protocol):
   (threads and, for shared storage, processes) while a token is read, refreshed and saved.
   The session calls `load()` and `save()` while it holds the lock, from the same thread.
 
+Stores shared by several machines cannot hold a lock across the HTTP call safely, so `lock()`
+may yield a `RefreshLease` (optional; a store whose lock yields anything else, e.g. None, is
+used exactly as before). A lease promises:
+
+- `save()` under the lease is a compare-and-set against the token the last `load()` under the
+  same lease returned; if the stored token changed since (the lease expired and another
+  worker saved), it raises `TokenConflictError` and writes nothing;
+- `record(refresh_token)` writes, before the refresh is sent, which refresh token is about to
+  be used (a hash), by whom and when; a later holder sees an unfinished one as `in_flight`;
+- `require_reauthorization(reason)` marks the stored token as rejected by Pinterest, so other
+  workers raise `ReauthorizationRequired` (`reauthorization`) instead of sending it again.
+
+A leasing store says how long its lease lasts with a `lease_seconds` attribute: `TokenSession`
+then cuts each request's total deadline to half of it, so a refresh always ends before the lease. `MemoryTokenStore` and `FileTokenStore` yield a lease
+too: their lock spans the whole refresh, so their saves never conflict (the memory store also
+keeps the re-authorization mark; the file store does not persist it). `PostgresTokenStore`
+(module `postgres_store`, extra `[postgres]`) implements all of it for many machines.
+
 `MemoryTokenStore` keeps the token in this process. `FileTokenStore` keeps it in a JSON
 file (mode 0600, replaced atomically and durably) and locks across processes with `flock`.
 """
@@ -20,11 +38,14 @@ file (mode 0600, replaced atomically and durably) and locks across processes wit
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import json
 import logging
 import os
 import secrets
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ContextManager, Iterator, Optional, Protocol, Union, runtime_checkable
 
@@ -53,6 +74,57 @@ class TokenStoreError(OpenApiException):
         self.committed = committed
 
 
+class TokenConflictError(TokenStoreError):
+    """The stored token changed since it was loaded under this lease (the lease expired and
+    another worker saved a newer token, or the lease was lost): nothing was written."""
+
+
+def refresh_token_digest(refresh_token: str) -> str:
+    """The SHA-256 (hex) of a refresh token: how write-ahead records name it, never in clear."""
+    return hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class RefreshRecord:
+    """A write-ahead record: a refresh that was about to be sent and never finished.
+
+    `refresh_token_sha256` names the refresh token sent (see `refresh_token_digest`), `by`
+    the worker (host:pid:thread:nonce), `at` when (Unix seconds, the store's clock).
+    """
+
+    refresh_token_sha256: str
+    by: str
+    at: float
+
+    def describe(self) -> str:
+        when = datetime.fromtimestamp(self.at, tz=timezone.utc).isoformat(timespec="seconds")
+        return f"refresh token sha256:{self.refresh_token_sha256[:12]}… sent by {self.by} at {when}"
+
+
+class RefreshLease:
+    """What a store's `lock()` may yield to coordinate one refresh (see the module docstring).
+
+    This base class is what a store whose lock spans the whole refresh needs (memory, file):
+    nothing in flight, nothing to record, saves that cannot conflict. Override the methods in
+    a store shared by machines.
+    """
+
+    #: A previous holder's refresh whose outcome is unknown (it died or stalled), or None.
+    in_flight: Optional[RefreshRecord] = None
+    #: Why the stored token needs re-authorization (Pinterest rejected it), or None.
+    reauthorization: Optional[str] = None
+
+    def record(self, refresh_token: str) -> None:
+        """Write-ahead: `refresh_token` is about to be sent. Raise `TokenConflictError` if the
+        lease was lost (the refresh must then not be sent)."""
+
+    def require_reauthorization(self, reason: str) -> bool:
+        """Mark the stored token as rejected (`reason` is shown to every worker). False if the
+        stored token changed since it was loaded (then nothing was marked)."""
+        self.reauthorization = reason
+        return True
+
+
 @runtime_checkable
 class TokenStore(Protocol):
     """What `TokenSession` needs from a place that keeps a token (see the module docstring)."""
@@ -66,7 +138,8 @@ class TokenStore(Protocol):
         ...
 
     def lock(self) -> ContextManager[Any]:
-        """Exclude every other user of this storage while the context is open."""
+        """Exclude every other user of this storage while the context is open; may yield a
+        `RefreshLease`."""
         ...
 
 
@@ -76,20 +149,33 @@ class MemoryTokenStore:
     def __init__(self, token: Optional[Token] = None) -> None:
         self._token = token
         self._lock = threading.RLock()
+        self._reauthorization: Optional[str] = None
 
     def load(self) -> Optional[Token]:
         return self._token
 
     def save(self, token: Token) -> None:
         self._token = token
+        self._reauthorization = None
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> Iterator[RefreshLease]:
         with self._lock:
-            yield
+            lease = _MemoryLease(self)
+            yield lease
 
     def __repr__(self) -> str:
         return f"MemoryTokenStore(token={self._token!r})"
+
+
+class _MemoryLease(RefreshLease):
+    def __init__(self, store: MemoryTokenStore) -> None:
+        self._store = store
+        self.reauthorization = store._reauthorization
+
+    def require_reauthorization(self, reason: str) -> bool:
+        self._store._reauthorization = self.reauthorization = reason
+        return True
 
 
 class FileTokenStore:
@@ -182,13 +268,13 @@ class FileTokenStore:
                 ) from exc
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> Iterator[RefreshLease]:
         with self._thread_lock:
             if self._depth == 0:
                 self._lock_fd = self._acquire_file_lock()
             self._depth += 1
             try:
-                yield
+                yield RefreshLease()
             finally:
                 self._depth -= 1
                 if self._depth == 0 and self._lock_fd is not None:
