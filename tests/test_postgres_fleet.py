@@ -28,7 +28,7 @@ from rotation import StrictRotation
 pytestmark = pytest.mark.slow
 
 WORKER = Path(__file__).parent / "pg_worker.py"
-LEASE = 3.0  # > the workers' refresh deadline: timeouts (1, 1), one attempt = 2 s
+LEASE = 4.0  # TokenSession gives each request half of it (2 s): timeouts (1, 1), one attempt
 R0 = "pinr_FLEET000000"
 
 
