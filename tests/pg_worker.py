@@ -36,7 +36,7 @@ class Store(PostgresTokenStore):
 store = Store(cfg["conninfo"], cfg["key"], table=cfg["table"], lease_seconds=cfg["lease"],
               retry_seconds=cfg.get("retry_seconds", 10.0), timeout=2.0)
 session = TokenSession(cfg["client_id"], cfg["client_secret"], store, host=cfg["url"],
-                       retry=RetryPolicy(max_attempts=1), timeouts=(1, 1), refresh_margin=cfg["margin"])
+                       retry=RetryPolicy(max_attempts=1), timeouts=(2, 2), refresh_margin=cfg["margin"])
 handed: dict[str, list[float]] = {}
 errors: Counter[str] = Counter()
 messages: dict[str, str] = {}
