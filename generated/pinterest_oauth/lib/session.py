@@ -8,7 +8,8 @@
 cause one refresh (single flight); processes sharing a `FileTokenStore` too (its lock spans
 read, refresh and write, and a token another process refreshed is picked up without a
 request). The rotated refresh token is saved before the new access token is handed out; if
-saving fails the caller gets `TokenStoreError`, the stored token is left as it was, and the
+saving fails (after a refresh, `exchange_code` or `start_from_refresh_token`) the caller gets
+`TokenStoreError` (its `.token` is the new token), the stored token is left as it was, and the
 next call tries to save the new token again before anything else. A rejected refresh token
 raises `ReauthorizationRequired` and leaves the store untouched.
 
@@ -47,6 +48,9 @@ _DAY = 86400.0
 
 #: The most of a store's `lock_lease` one request's total deadline may use.
 LEASE_SHARE = 0.5
+
+#: Stands for a stored token that could not be read when a new token's save failed.
+_UNREADABLE = object()
 
 
 def request_timeouts(timeouts: Timeouts, store: object) -> Timeouts:
@@ -143,12 +147,13 @@ class TokenSession:
         self._clock = clock
         self._lock = threading.Lock()
         self._current: Optional[Token] = None
-        # A refreshed token whose save failed: (the stored token it replaces, the new token).
-        self._pending: Optional[tuple[Token, Token]] = None
+        # A new token whose save failed: (the stored token it replaces, or None when the store
+        # was empty, or _UNREADABLE; the new token). Saved first by the next call.
+        self._pending: Optional[tuple[object, Token]] = None
         self._quiet_until = float("-inf")
         self._warned_for: Optional[float] = None
         # What the current store-locked section saved: (the token it replaced or None, new).
-        self._saved: Optional[tuple[Optional[Token], Token]] = None
+        self._saved: Optional[tuple[object, Token]] = None
 
     # -- public API -----------------------------------------------------------------------
 
@@ -189,7 +194,8 @@ class TokenSession:
     def exchange_code(self, code: str, redirect_uri: str) -> Token:
         """Exchange an authorization code for tokens and save them (replacing any stored token).
 
-        If saving fails, `TokenStoreError.token` holds the new token (the code is used up).
+        If saving fails, `TokenStoreError.token` holds the new token (the code is used up) and
+        the next call of any method saves it before anything else, as after a refresh.
         """
         with self._lock, self._store_locked():
             sent_at = self._clock()
@@ -201,7 +207,8 @@ class TokenSession:
 
     def start_from_refresh_token(self, refresh_token: str) -> Token:
         """Refresh once with an existing refresh token and save the result (replacing any
-        stored token). Raises `ReauthorizationRequired` if Pinterest rejects it."""
+        stored token). Raises `ReauthorizationRequired` if Pinterest rejects it. A failed save is
+        handled as in `exchange_code`."""
         with self._lock, self._store_locked():
             sent_at = self._clock()
             response = self._send_refresh(refresh_token)
@@ -241,13 +248,12 @@ class TokenSession:
                 raise
             base, new = saved
             self._current = None
-            if base is not None:
-                self._pending = (base, new)  # tried again on the next call
+            self._pending = (base, new)  # tried again on the next call
             if not isinstance(exc, Exception):
                 raise
             raise TokenStoreError(
                 f"{self.store!r} failed after saving the token ({type(exc).__name__}); it may not "
-                "have been saved" + ("; the next call will try again" if base is not None else ""),
+                "have been saved; the next call will try again",
                 token=new,
             ) from exc
         self._saved = None
@@ -307,43 +313,49 @@ class TokenSession:
 
     def _load(self) -> Optional[Token]:
         """Load the stored token, first saving a refreshed token whose save failed before."""
-        stored = self.store.load()
-        if self._pending is not None:
-            base, new = self._pending
-            if stored == base:
+        pending = self._pending
+        try:
+            stored: object = self.store.load()
+        except Exception:
+            if pending is None or pending[0] is not _UNREADABLE:
+                raise
+            stored = _UNREADABLE  # unreadable then and now: the new token replaces it
+        if pending is not None:
+            base, new = pending
+            if stored is base or stored == base:
                 self._save(base, new)
                 stored = new
             else:
                 logger.info("the stored token changed since a failed save; using the stored one")
             self._pending = None
+        assert stored is None or isinstance(stored, Token)
         return stored
 
-    def _save(self, base: Token, new: Token) -> None:
+    def _save(self, base: object, new: Token, what: str = "refreshed") -> None:
         """Save `new` (replacing `base`); on failure remember it and raise TokenStoreError."""
         try:
             self.store.save(new)
         except BaseException as exc:
             self._pending = (base, new)
+            if isinstance(exc, TokenStoreError) and exc.token is None:
+                exc.token = new
             if isinstance(exc, TokenStoreError) or not isinstance(exc, Exception):
                 raise
             raise TokenStoreError(
-                f"{self.store!r} could not save the refreshed token ({type(exc).__name__}); "
+                f"{self.store!r} could not save the {what} token ({type(exc).__name__}); "
                 "the next call will try again", token=new,
             ) from exc
         self._pending = None
         self._saved = (base, new)
 
     def _save_fresh(self, token: Token) -> Token:
+        """Save a token from a code exchange or a given refresh token, replacing whatever is
+        stored; on failure it is saved first by the next call, like a refreshed one."""
         try:
-            self.store.save(token)
-        except TokenStoreError:
-            raise
-        except Exception as exc:
-            raise TokenStoreError(
-                f"{self.store!r} could not save the new token ({type(exc).__name__})", token=token,
-            ) from exc
-        self._pending = None
-        self._saved = (None, token)
+            base: object = self.store.load()
+        except Exception:
+            base = _UNREADABLE
+        self._save(base, token, "new")
         self._quiet_until = float("-inf")
         return self._adopt(token, self._clock())
 
