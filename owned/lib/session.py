@@ -32,9 +32,9 @@ from typing import Callable, Iterator, Optional, Union
 
 from pydantic import SecretStr
 
-from pinterest_oauth.exceptions import OpenApiException
+from pinterest_oauth.exceptions import ApiTypeError, ApiValueError, OpenApiException
 from pinterest_oauth.api.oauth_api import OauthApi
-from pinterest_oauth.lib.client import ApiClient, Configuration
+from pinterest_oauth.lib.client import ApiClient, Configuration, check_credentials, check_host, one_timeout
 from pinterest_oauth.lib.transport import TimeoutArg
 from pinterest_oauth.lib.errors import PinterestApiError, RateLimitError, ServerError, TransportError
 from pinterest_oauth.lib.stores import TokenStore, TokenStoreError
@@ -84,18 +84,31 @@ class ReauthorizationRequired(OpenApiException):
 def _seconds(value: Union[float, timedelta], name: str) -> float:
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < float("inf"):
-        raise ValueError(f"{name} must be a non-negative number or a timedelta")
+        raise ApiValueError(f"TokenSession({name}=...) must be a non-negative number of seconds or a timedelta")
     return float(seconds)
+
+
+def _check_options(*, continuous_refresh: object, scope: object, clock: object) -> None:
+    """ApiTypeError naming the TokenSession option that has the wrong type."""
+    if continuous_refresh is not None and not isinstance(continuous_refresh, bool):
+        raise ApiTypeError("TokenSession(continuous_refresh=...) must be True, False or None, "
+                           f"got {type(continuous_refresh).__name__}")
+    if scope is not None and not isinstance(scope, str):
+        raise ApiTypeError(f"TokenSession(scope=...) must be a str such as 'boards:read,pins:read', got {type(scope).__name__}")
+    if not callable(clock):
+        raise ApiTypeError("TokenSession(clock=...) must be a function returning Unix seconds")
 
 
 class TokenSession:
     """A valid access token on demand, kept in `store`.
 
-    :param client_id: the app id. :param client_secret: the app secret.
+    :param client_id: the app id. :param client_secret: the app secret (str or SecretStr).
     :param store: any `TokenStore` (`FileTokenStore`, `MemoryTokenStore`, your own).
-    :param host, timeouts, retry, allow_insecure_http: as for `Configuration`; each request's
-        total deadline is `timeouts.total`, at most half the store's `lock_lease` if it has one
-        (the result is `request_timeouts`).
+    :param host: where the API lives (default https://api.pinterest.com/v5; a sandbox or a
+        test server's URL).
+    :param timeout, retry, allow_insecure_http: as for `Configuration.for_app` (`timeouts=` is
+        the same as `timeout=`); each request's total deadline is the timeout's total, at most
+        half the store's `lock_lease` if it has one (the result is `request_timeouts`).
     :param refresh_margin: refresh when the access token has less than this left
         (seconds or timedelta; default 5 minutes).
     :param continuous_refresh: sent with every exchange and refresh when not None (apps
@@ -117,6 +130,7 @@ class TokenSession:
         store: TokenStore,
         *,
         host: Optional[str] = None,
+        timeout: TimeoutArg = None,
         timeouts: TimeoutArg = None,
         retry: Optional[RetryPolicy] = None,
         allow_insecure_http: bool = False,
@@ -128,10 +142,13 @@ class TokenSession:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(store, TokenStore):
-            raise TypeError("store must have load(), save(token) and lock() (see TokenStore)")
-        config = Configuration(
-            host=host, username=client_id, password=client_secret,
-            timeouts=timeouts, retry=retry, allow_insecure_http=allow_insecure_http,
+            raise TypeError("TokenSession: store must have load(), save(token) and lock() (see TokenStore)")
+        _check_options(continuous_refresh=continuous_refresh, scope=scope, clock=clock)
+        client_id, client_secret = check_credentials(client_id, client_secret, "TokenSession")
+        check_host(host, "TokenSession")
+        config = Configuration.for_app(
+            client_id, client_secret, host=host, timeouts=one_timeout(timeout, timeouts, "TokenSession"),
+            retry=retry, allow_insecure_http=allow_insecure_http,
         )
         self.store = store
         self.request_timeouts = request_timeouts(config.timeouts, store)
