@@ -23,7 +23,7 @@ from pinterest_oauth.lib.model_base import SpecModel
 
 class Error(SpecModel):
     """
-    Error
+    The JSON body of a Pinterest error answer: a numeric code (e.g. 283, a rejected authorization grant) and a message. Data, not an exception: the raised PinterestApiError carries it as .data (and its fields as .code and .message).
     """ # noqa: E501
 
     code: StrictInt
