@@ -112,6 +112,9 @@ def test_timeout_means_the_same_in_every_place(token_server: TokenServer) -> Non
     session.close()
     assert TokenSession(CLIENT_ID, CLIENT_SECRET, MemoryTokenStore(), timeouts=(3, 10)).request_timeouts == \
         Timeouts(connect=3, read=10)
+    default = TokenSession(CLIENT_ID, CLIENT_SECRET, MemoryTokenStore())  # the README's table of defaults
+    assert default.request_timeouts == Timeouts(connect=10, read=30, total=60)
+    assert default._client.configuration.host == "https://api.pinterest.com/v5"
 
 
 def test_a_store_path_that_can_never_hold_the_file_fails_at_construction(tmp_path: Path) -> None:

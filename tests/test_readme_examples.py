@@ -198,3 +198,24 @@ def test_the_wheels_long_description_is_for_users_and_links_nothing_it_does_not_
     assert re.findall(r"\]\((?!https://)[^)]*\)", description) == []  # no relative links
     assert "docs/" not in description and "make " not in description
     assert "Rendered from" not in (pinterest_oauth.__doc__ or "") and "owned/" not in (pinterest_oauth.__doc__ or "")
+
+
+def test_the_readme_documents_every_token_session_option_with_its_default() -> None:
+    import inspect
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    table = text.split("options, all keywords:", 1)[1].split("\n\n", 2)[1]
+    rows = [line.split("|")[1:3] for line in table.splitlines()[2:]]
+    documented = {}
+    for names, default in rows:
+        for name in re.findall(r"`(\w+)`", names):
+            documented[name] = default.strip()
+    params = inspect.signature(TokenSession).parameters
+    keywords = {name: p.default for name, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert set(documented) == set(keywords)
+    for name, default in keywords.items():
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            assert float(documented[name]) == default, name
+        elif default is None:
+            assert documented[name].startswith("None") or name in ("host", "timeout", "timeouts", "retry"), name
+    assert documented["allow_insecure_http"] == "False" and keywords["allow_insecure_http"] is False

@@ -1,6 +1,6 @@
 """`TokenSession`: hands out a valid access token for as long as the refresh token lives.
 
-    session = TokenSession(APP_ID, APP_SECRET, FileTokenStore("~/.config/app/pinterest.json"))
+    session = TokenSession(client_id, client_secret, FileTokenStore("/var/lib/app/pinterest.json"))
     session.exchange_code(code, redirect_uri)      # once, after the user's consent
     headers = {"Authorization": f"Bearer {session.access_token()}"}   # every time
 
