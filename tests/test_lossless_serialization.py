@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pinterest_oauth import OauthAccessTokenResponse, Token
@@ -50,6 +50,7 @@ def parse(body: dict[str, Any]) -> OauthAccessTokenResponse:
     return parsed
 
 
+@settings(deadline=None)  # the suite's profile otherwise; no timing on a shared machine
 @given(wire_bodies())
 def test_the_response_round_trips_through_every_serializer_with_real_secrets(body: dict[str, Any]) -> None:
     token = parse(body)
@@ -68,6 +69,7 @@ def test_the_response_round_trips_through_every_serializer_with_real_secrets(bod
         assert f"'{body['access_token']}'" not in shown and repr(body["access_token"]) not in shown
 
 
+@settings(deadline=None)
 @given(wire_bodies(), st.floats(min_value=0, max_value=2**34), st.booleans())
 def test_a_token_round_trips_through_to_dict_and_to_json(body: dict[str, Any], sent_at: float, with_previous: bool) -> None:
     previous = Token.from_response(parse({**body, "refresh_token": "previous-refresh"}), sent_at=sent_at) if with_previous else None
