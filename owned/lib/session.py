@@ -142,7 +142,7 @@ class TokenSession:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(store, TokenStore):
-            raise TypeError("TokenSession: store must have load(), save(token) and lock() (see TokenStore)")
+            raise ApiTypeError("TokenSession: store must have load(), save(token) and lock() (see TokenStore)")
         _check_options(continuous_refresh=continuous_refresh, scope=scope, clock=clock)
         client_id, client_secret = check_credentials(client_id, client_secret, "TokenSession")
         check_host(host, "TokenSession")
