@@ -36,6 +36,15 @@ class SpecModel(BaseModel):
     wire_names: ClassVar[Dict[str, str]] = {}
     #: JSON property name -> the spec's `default`, used when the property is absent or null.
     wire_defaults: ClassVar[Dict[str, Any]] = {}
+    #: The JSON names as a set, and whether the schema keeps unknown properties (set per subclass).
+    _known_wire: ClassVar[frozenset[str]] = frozenset()
+    _keeps_extra: ClassVar[bool] = False
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls._known_wire = frozenset(cls.wire_names.values())
+        cls._keeps_extra = _EXTRA in cls.model_fields
 
     @model_serializer(mode="wrap")
     def _serialize_secrets_in_clear(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
@@ -78,8 +87,8 @@ class SpecModel(BaseModel):
         for name, wire in cls.wire_names.items():
             value = obj.get(wire)
             values[name] = cls.wire_defaults.get(wire) if value is None else value
-        if _EXTRA in cls.model_fields:
-            known = cls.wire_names.values()
+        if cls._keeps_extra:
+            known = cls._known_wire
             values[_EXTRA] = {key: value for key, value in obj.items() if key not in known}
         return cls.model_validate(values)
 
