@@ -82,7 +82,7 @@ update-upstream: $(VENV_STAMP) ## fetch Pinterest's description VERSION=x.y.z in
 	$(PY) scripts/update_upstream.py --version '$(VERSION)' --base-url '$(UPSTREAM_BASE_URL)' \
 		$(if $(REF),--ref '$(REF)') $(if $(COMMIT),--commit '$(COMMIT)')
 
-record: install-wheel ## record live exchanges (needs PINTEREST_APP_ID, PINTEREST_APP_SECRET, ...; see README)
+record: install-wheel ## record live exchanges (needs PINTEREST_APP_ID, PINTEREST_APP_SECRET, ...; see docs/MAINTAINERS.md)
 	$(PY) scripts/record.py
 
 bench: install-wheel ## benchmark per-call cost, cold start and regeneration (writes .bench/ and docs/benchmark.md)

@@ -14,7 +14,7 @@ a separate process) and the same authorization_code exchange (same form body, sa
   (generated/ must come out byte-identical, or the run fails).
 
 Writes .bench/results.json and docs/benchmark.md (a markdown table with medians, spreads and
-ratios, and whether each target is met). `--quick` is a smoke run (tiny counts, no
+ratios, and whether each target is met), and rewrites the ratio table in docs/MAINTAINERS.md. `--quick` is a smoke run (tiny counts, no
 regeneration) that writes under .bench/ only.
 """
 
@@ -591,7 +591,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--markdown", type=Path,
                         help="table file (default docs/benchmark.md; .bench/benchmark-quick.md with --quick)")
     parser.add_argument("--readme", type=Path,
-                        help="README whose bench block to rewrite (default README.md; none with --quick)")
+                        help="document whose bench block to rewrite (default docs/MAINTAINERS.md; none with --quick)")
     args = parser.parse_args(argv)
     quick = args.quick
     trials = args.trials or (2 if quick else 15)
@@ -600,7 +600,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cold_runs = args.cold_runs or (1 if quick else 11)
     json_path = args.json or REPO / ".bench" / "results.json"
     md_path = args.markdown or REPO / (".bench/benchmark-quick.md" if quick else "docs/benchmark.md")
-    readme_path = args.readme or (None if quick else REPO / "README.md")
+    readme_path = args.readme or (None if quick else REPO / "docs" / "MAINTAINERS.md")
     if readme_path is not None:
         readme_parts(readme_path)  # fail before measuring, not after
 

@@ -3,6 +3,7 @@ the targets are judged in the benchmark's own output)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import platform
 import subprocess
@@ -121,7 +122,24 @@ def test_a_readme_without_its_markers_is_refused_untouched(tmp_path: Path) -> No
         assert readme.read_text() == text
 
 
-def test_the_repository_readme_has_the_bench_block() -> None:
+def test_the_maintainers_document_has_the_bench_block_and_bench_writes_there() -> None:
     bench = _bench_module()
-    head, tail = bench.readme_parts(REPO / "README.md")
+    head, tail = bench.readme_parts(REPO / "docs" / "MAINTAINERS.md")
     assert "## Performance" in head and tail.strip()
+    assert bench.README_START not in (REPO / "README.md").read_text(encoding="utf-8")  # users' README has no tables to rewrite
+    assert '"docs" / "MAINTAINERS.md"' in (REPO / "scripts" / "bench.py").read_text(encoding="utf-8")
+
+
+def test_make_mutate_writes_its_scores_into_the_maintainers_document() -> None:
+    spec = importlib.util.spec_from_file_location("mutate_script", REPO / "scripts" / "mutate.py")
+    assert spec is not None and spec.loader is not None
+    mutate = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mutate  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(mutate)
+    finally:
+        del sys.modules[spec.name]
+    assert mutate.README == REPO / "docs" / "MAINTAINERS.md"
+    text = mutate.README.read_text(encoding="utf-8")
+    assert text.count(mutate.README_BEGIN) == 1 and text.count(mutate.README_END) == 1
+    assert mutate.README_BEGIN not in (REPO / "README.md").read_text(encoding="utf-8")

@@ -86,7 +86,8 @@ def test_code_message_body_maps_to_status_class(token_server: TokenServer, statu
     assert (exc.error, exc.error_description) == (None, None)
     assert exc.is_invalid_grant
     assert str(exc).startswith(f"HTTP {status}")
-    assert str(exc).endswith("code 283: Authentication failed.")
+    url = "" if status != 404 else f" (POST {token_server.url}/oauth/token)"  # a 404 names the URL called
+    assert str(exc).endswith("code 283: Authentication failed." + url)
     assert len(token_server.requests) == 1
 
 
@@ -305,7 +306,10 @@ def test_bad_arguments_send_nothing(token_server: TokenServer, kwargs: dict, cls
 def test_missing_credentials_send_nothing(token_server: TokenServer) -> None:
     from pinterest_oauth import ApiClient, Configuration, OauthApi
 
-    api = OauthApi(ApiClient(Configuration(host=token_server.url, username="1234567")))
+    with pytest.raises(ApiValueError, match=r"Configuration\(username=...\) was given without password="):
+        Configuration(host=token_server.url, username="1234567")
+    config = Configuration(host=token_server.url)  # no credentials at all: refused when called
+    api = OauthApi(ApiClient(config))
     with pytest.raises(ApiValueError, match="needs username"):
         api.oauth_token(grant_type="client_credentials", scope="ads:read")
     assert token_server.requests == []

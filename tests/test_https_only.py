@@ -72,9 +72,10 @@ def test_https_passes_and_the_shown_url_drops_userinfo_and_query() -> None:
 
 @pytest.mark.parametrize("host", ["ftp://api.pinterest.com/v5", "api.pinterest.com/v5", "https:///v5", "https://h:99999/v5"])
 def test_malformed_hosts_are_refused_before_sending(host: str) -> None:
-    api = OauthApi(ApiClient(Configuration(host=host, username=CLIENT_ID, password=CLIENT_SECRET)))
-    with pytest.raises(ApiValueError, match="Configuration.host"):
-        api.oauth_token(grant_type="client_credentials", scope="ads:read")
+    with pytest.raises(ApiValueError, match=r"Configuration(\.|: )host (must be|is not a valid)") as info:
+        api = OauthApi(ApiClient(Configuration(host=host, username=CLIENT_ID, password=CLIENT_SECRET)))
+        api.oauth_token(grant_type="client_credentials", scope="ads:read")  # a host without a scheme fails above
+    assert CLIENT_SECRET not in str(info.value)
 
 
 def test_refusal_never_quotes_credentials_in_the_url(token_server: TokenServer) -> None:

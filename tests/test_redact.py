@@ -67,8 +67,11 @@ def test_scrub_replaces_known_values_in_every_encoding_longest_first() -> None:
     text = f"plain {secret} form s3cr%3At%2BP%C3%A4ss%2Fw%C3%B6rd%3D%3D path s3cr%3At%2BP%C3%A4ss%2Fw%C3%B6rd%3D%3D"
     assert scrub(text, [secret]) == f"plain {MASK} form {MASK} path {MASK}"
     # One secret inside another: the longer goes first, so no tail of it is left behind.
-    assert scrub("id=abcdef.", ["abc", "abcdef", None, ""]) == f"id={MASK}."
-    assert scrub("id=abcdef.", ["abcdef", "abc"]) == f"id={MASK}."
+    assert scrub("id=abcdefgh12.", ["abcdefgh", "abcdefgh12", None, ""]) == f"id={MASK}."
+    assert scrub("id=abcdefgh12.", ["abcdefgh12", "abcdefgh"]) == f"id={MASK}."
+    # Values shorter than MIN_SCRUBBED_LENGTH are not searched for in free text (they would
+    # mangle ordinary words); secret fields are still masked whole by name.
+    assert scrub("id=abcdef.", ["abcdef"]) == "id=abcdef."
 
 
 def test_scrub_masks_token_shapes_it_was_never_told_about() -> None:

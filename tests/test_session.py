@@ -508,3 +508,57 @@ def test_a_commit_failing_when_the_lock_is_released_counts_as_a_failed_save(toke
     assert len(token_server.requests) == 1
     saved = store.load()
     assert saved is not None and saved.refresh_token is not None and saved.refresh_token.get_secret_value() == R2
+
+
+class FailsOnce(MemoryTokenStore):
+    """A store whose next save fails once (then works), counting saves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_next = False
+        self.saves = 0
+
+    def save(self, token: Token) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise RuntimeError("database is down")
+        self.saves += 1
+        super().save(token)
+
+
+@pytest.mark.parametrize("stored_before", [False, True])
+def test_a_code_exchange_whose_save_failed_is_saved_first_by_the_next_call(
+        token_server: TokenServer, clock: Clock, stored_before: bool) -> None:
+    store = FailsOnce()
+    session = started(token_server, store, clock) if stored_before else make_session(token_server, store, clock)
+    old = store.load()
+    store.fail_next = True
+    token_server.enqueue(ok(token_body(A2, R2, response_type="authorization_code")))
+    with pytest.raises(TokenStoreError) as info:
+        session.exchange_code(CODE, REDIRECT)
+    assert info.value.token is not None and info.value.token.access_token.get_secret_value() == A2
+    assert "the next call will try again" in str(info.value)
+    assert not any(s in str(info.value) for s in SECRETS)
+    assert store.load() == old  # nothing half-written
+    saves = store.saves
+    assert session.access_token() == A2  # saved first, no request, no ReauthorizationRequired
+    assert store.saves == saves + 1
+    stored = store.load()
+    assert stored is not None and stored.refresh_token is not None and stored.refresh_token.get_secret_value() == R2
+    [seen] = token_server.requests  # the exchange only
+    assert form(seen)[:3] == [("grant_type", "authorization_code"), ("code", CODE), ("redirect_uri", REDIRECT)]
+
+
+def test_a_failed_save_after_start_from_refresh_token_is_saved_first_by_the_next_call(
+        token_server: TokenServer, clock: Clock, tmp_path: Path) -> None:
+    path = tmp_path / "token.json"
+    store = SaveFails(path)  # the real file store, failing on its first save
+    session = make_session(token_server, store, clock)
+    token_server.enqueue(ok(token_body(A2, R2)))
+    with pytest.raises(TokenStoreError) as info:
+        session.start_from_refresh_token(R1)
+    assert info.value.token is not None and not path.exists()
+    store.failing = False
+    assert session.token().refresh_token == info.value.token.refresh_token
+    assert json.loads(path.read_text())["refresh_token"] == R2
+    assert len(token_server.requests) == 1

@@ -7,6 +7,7 @@ Everything here is ours (not generated) and is copied verbatim into the package 
 - `transport`: the one module that owns HTTP: timeouts, retries, https-only, redacted logging;
 - `errors`: the exception family every failure of `oauth_token` belongs to;
 - `redact`: how secrets are hidden from logs, reprs and exception texts;
+- `model_base`: `SpecModel`, the base of every generated model (lossless serializers, masked displays);
 - `tokens`: `Token`, a token response with absolute expiry times;
 - `stores`: the `TokenStore` protocol (and its optional `RefreshLease`), `MemoryTokenStore`
   and `FileTokenStore`;

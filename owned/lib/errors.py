@@ -51,8 +51,13 @@ class PinterestApiError(ApiException):
     `MAX_BODY_CHARS` characters; read it explicitly, it is never part of the exception text), `data` (the parsed `Error` model for `{code, message}`
     bodies, else None), `code` / `message` (from `{code, message}` bodies), `error` /
     `error_description` (from RFC 6749 `{error, error_description}` bodies), `retry_after`
-    (seconds, from a Retry-After header, else None).
+    (seconds, from a Retry-After header, else None), `url` (the URL called, without query),
+    and `request_sent`, always True: the server answered, so it received the request (which is
+    why a 500 / 502 / 504 is never retried).
     """
+
+    #: The server answered, so the request reached it.
+    request_sent = True
 
     def __init__(
         self,
@@ -66,6 +71,7 @@ class PinterestApiError(ApiException):
         error_description: Optional[str] = None,
         retry_after: Optional[float] = None,
         summary: str = "",
+        url: Optional[str] = None,
     ) -> None:
         if body is not None and len(body) > MAX_BODY_CHARS:
             body = body[:MAX_BODY_CHARS]
@@ -77,6 +83,7 @@ class PinterestApiError(ApiException):
         self.error_description = error_description
         self.retry_after = retry_after
         self._summary = _shorten(summary) or ""
+        self.url = url
 
     @property
     def is_invalid_grant(self) -> bool:
@@ -97,6 +104,7 @@ class PinterestApiError(ApiException):
             status=self.status, reason=self.reason, body=self.body, data=self.data,
             error=self.error, error_description=self.error_description,
             retry_after=self.retry_after, summary=self._summary,
+            url=self.url,
             headers=self.headers,  # urllib3's HTTPHeaderDict pickles: lookups stay case-insensitive
         )
         return (_rebuild, (type(self), state))
@@ -118,8 +126,23 @@ class ForbiddenError(PinterestApiError, ForbiddenException):
     """403: the app may not do this."""
 
 
+#: Where Pinterest's API lives; the token operation is `POST {PINTEREST_HOST}/oauth/token`.
+PINTEREST_HOST = "https://api.pinterest.com/v5"
+
+
 class NotFoundError(PinterestApiError, NotFoundException):
-    """404: wrong host or path."""
+    """404: wrong host or path. The text names the URL called and, when that URL does not end
+    in /v5/oauth/token, says what the host should be."""
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if not self.url:
+            return text
+        text += f" (POST {self.url})"
+        if not self.url.rstrip("/").endswith("/v5/oauth/token"):
+            text += (f"; the host should be {PINTEREST_HOST} (the package adds /oauth/token): "
+                     f"Configuration.for_app(..., host=...) or TokenSession(..., host=...)")
+        return text
 
 
 class RateLimitError(PinterestApiError):

@@ -7,13 +7,15 @@ server time only ever make the token look shorter-lived than it is, never longer
 from `refresh_token_expires_in`.
 
 `repr()` and `str()` never show a token; read one explicitly with `.get_secret_value()`.
-`to_dict()` / `from_dict()` convert to and from a JSON-able dict (secrets in clear: that is
-what a token store persists).
+`to_dict()` / `from_dict()` and `to_json()` / `from_json()` convert to and from a JSON-able dict
+or string with secrets in clear (that is what a token store persists), losing nothing:
+`Token.from_dict(t.to_dict()) == t` and `Token.from_json(t.to_json()) == t`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from datetime import datetime, timezone
 from types import MappingProxyType
@@ -145,6 +147,19 @@ class Token:
             response_type=_opt_str(data, "response_type"),
             additional_properties=dict(extra),
         )
+
+    def to_json(self) -> str:
+        """`to_dict()` as a JSON string, secrets in clear (what `FileTokenStore` writes)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Token":
+        """Rebuild a Token from `to_json()` output; ValueError naming the problem otherwise."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"not JSON ({type(exc).__name__} at position {getattr(exc, 'pos', '?')})") from None
+        return cls.from_dict(data)
 
     def __repr__(self) -> str:
         extra = {k: (MASK if k in SECRET_FIELDS else v) for k, v in self.additional_properties.items()}

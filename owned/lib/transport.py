@@ -56,7 +56,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-from pinterest_oauth.exceptions import ApiValueError
+from pinterest_oauth.exceptions import ApiTypeError, ApiValueError
 from pinterest_oauth.lib import errors, redact
 from pinterest_oauth.lib.errors import (
     ConnectionFailedError,
@@ -82,19 +82,31 @@ def _positive_seconds(owner: str, name: str, value: Any, *, allow_zero: bool = F
         raise ApiValueError(f"{owner}.{name} must be {kind} finite number of seconds, got {value!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Timeouts:
-    """How long a call may take, in seconds.
+    """How long a call may take, in seconds; keywords only.
 
     `connect`: to establish a connection (default 10). `read`: for each read of the answer,
     i.e. the longest silence tolerated (default 30). `total`: the whole call, retries and their
     waits included, whatever the server does (default 60); `connect` and `read` are cut to
-    what is left of it.
+    what is left of it. `Timeouts(5)` is refused (it would read as "5 seconds in all"): plain
+    seconds, `timeout=5`, mean `Timeouts(connect=5, read=5, total=5)`.
     """
 
     connect: float = 10.0
     read: float = 30.0
     total: float = 60.0
+
+    def __init__(self, *args: Any, connect: float = 10.0, read: float = 30.0, total: float = 60.0) -> None:
+        if args:
+            raise ApiTypeError(
+                "Timeouts takes keywords: Timeouts(connect=..., read=..., total=...); to bound the "
+                "whole call pass plain seconds instead (timeout=5 means Timeouts(connect=5, read=5, total=5))"
+            )
+        object.__setattr__(self, "connect", connect)
+        object.__setattr__(self, "read", read)
+        object.__setattr__(self, "total", total)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         _positive_seconds("Timeouts", "connect", self.connect)

@@ -1,6 +1,6 @@
 """Sending the user to Pinterest's consent screen, and reading the redirect that comes back.
 
-    url, state = authorization_url(APP_ID, "https://example.com/callback", "boards:read,pins:read")
+    url, state = authorization_url(client_id, "https://example.com/callback", "boards:read,pins:read")
     # redirect the user to `url`; keep `state` (e.g. in the user's session)
     ...
     # on https://example.com/callback?code=...&state=...:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import base64
 import platform
 import threading
-from typing import Any, ClassVar, Optional, Sequence
+from typing import Any, ClassVar, Optional, Sequence, Union
 from urllib.parse import urlencode
+
+from pydantic import SecretStr
 
 from pinterest_oauth import __version__
 from pinterest_oauth.api_client import ApiClient as _GeneratedApiClient
@@ -33,7 +35,9 @@ DEFAULT_RETRY = RetryPolicy()
 class Configuration(_GeneratedConfiguration):
     """Connection settings: credentials, host, timeouts, retries, body cap, debug logging.
 
-    `username` / `password` are the app id and secret (HTTP basic). Defaults: host
+    Build one with `Configuration.for_app(client_id, client_secret, host=..., timeout=...)`;
+    the generated form `Configuration(host=..., username=client_id, password=client_secret)`
+    works too. Defaults: host
     https://api.pinterest.com/v5, `Timeouts(connect=10, read=30, total=60)`, `RetryPolicy()`
     (3 attempts; failed connects and 429/503 only), `max_response_bytes` 1 MiB (a longer
     answer is not read and fails the call). Plain http is refused except to loopback hosts or with
@@ -48,6 +52,7 @@ class Configuration(_GeneratedConfiguration):
         password: Optional[str] = None,
         *,
         timeouts: TimeoutArg = None,
+        timeout: TimeoutArg = None,
         retry: Optional[RetryPolicy] = None,
         allow_insecure_http: bool = False,
         debug: Optional[bool] = None,
@@ -56,12 +61,41 @@ class Configuration(_GeneratedConfiguration):
     ) -> None:
         if kwargs.get("retries") is not None:
             raise ApiValueError("Configuration(retries=...) is not used: pass retry=RetryPolicy(...)")
+        # Configuration(app_id, app_secret) lands as host=app_id, username=app_secret.
+        check_host(host, "Configuration", positional_hint=bool(username) and password is None)
+        for name, value in (("username", username), ("password", password)):
+            if value is not None and not isinstance(value, str):
+                raise ApiTypeError(f"Configuration({name}=...) must be a str, got {type(value).__name__}")
+        if bool(username) != bool(password):
+            given, missing = ("username", "password") if username else ("password", "username")
+            raise ApiValueError(f"Configuration({given}=...) was given without {missing}=: pass both, "
+                                "the app id as username and the app secret as password")
         kwargs.setdefault("connection_pool_maxsize", 32)
-        self.timeouts = timeouts  # the setters coerce and check
+        self.timeouts = one_timeout(timeout, timeouts, "Configuration")  # the setters coerce and check
         self.retry = retry
         self.allow_insecure_http = allow_insecure_http
         self.max_response_bytes = max_response_bytes
         super().__init__(host=host, username=username, password=password, debug=debug, **kwargs)
+
+    @classmethod
+    def for_app(
+        cls,
+        client_id: str,
+        client_secret: Union[str, SecretStr],
+        *,
+        host: Optional[str] = None,
+        timeout: TimeoutArg = None,
+        timeouts: TimeoutArg = None,
+        **options: Any,
+    ) -> "Configuration":
+        """The configuration of the app `client_id` (its secret `client_secret`, a str or a
+        `SecretStr`): `host` (default https://api.pinterest.com/v5), `timeout` (or `timeouts`:
+        seconds for the whole call, or `Timeouts`), and any other keyword of `Configuration`
+        (`retry`, `allow_insecure_http`, `max_response_bytes`, `debug`)."""
+        client_id, secret = check_credentials(client_id, client_secret, "Configuration.for_app")
+        check_host(host, "Configuration.for_app")
+        return cls(host=host, username=client_id, password=secret,
+                   timeouts=one_timeout(timeout, timeouts, "Configuration.for_app"), **options)
 
     @property
     def timeouts(self) -> Timeouts:
@@ -117,6 +151,43 @@ class Configuration(_GeneratedConfiguration):
         )
 
     __str__ = __repr__
+
+
+def check_credentials(client_id: Any, client_secret: Any, where: str) -> tuple[str, str]:
+    """(client_id, client_secret as a str), or ApiValueError / ApiTypeError naming what is
+    missing or mistyped (never its value)."""
+    if isinstance(client_secret, SecretStr):
+        client_secret = client_secret.get_secret_value()
+    for name, value, what in (("client_id", client_id, "app id"), ("client_secret", client_secret, "app secret")):
+        if value is None or value == "":
+            raise ApiValueError(f"{where} needs {name}: the {what} shown at developers.pinterest.com/apps")
+        if not isinstance(value, str):
+            raise ApiTypeError(f"{where}: {name} must be a str, got {type(value).__name__}")
+    return client_id, client_secret
+
+
+def check_host(host: Any, where: str, *, positional_hint: bool = False) -> None:
+    """ApiValueError / ApiTypeError unless `host` is None or an http(s) URL (never shown)."""
+    if host is None:
+        return
+    if not isinstance(host, str):
+        raise ApiTypeError(f"{where}: host must be a str URL such as {errors.PINTEREST_HOST}, got {type(host).__name__}")
+    if "://" in host:
+        return
+    if positional_hint:
+        raise ApiValueError(
+            "Configuration's first argument is the host URL, and this one is not a URL: for an app's "
+            "credentials write Configuration.for_app(client_id, client_secret) or "
+            "Configuration(username=client_id, password=client_secret)"
+        )
+    raise ApiValueError(f"{where}: host must be a URL such as {errors.PINTEREST_HOST} (it has no scheme)")
+
+
+def one_timeout(timeout: TimeoutArg, timeouts: TimeoutArg, where: str) -> TimeoutArg:
+    """The one of `timeout=` / `timeouts=` (the same setting, two spellings) that was given."""
+    if timeout is not None and timeouts is not None:
+        raise ApiValueError(f"{where}: pass timeout= or timeouts= (the same setting), not both")
+    return timeout if timeout is not None else timeouts
 
 
 class ApiClient(_GeneratedApiClient):
@@ -211,7 +282,9 @@ class ApiClient(_GeneratedApiClient):
             raise errors.error_class_for(exc.status)(status=exc.status, summary=undecodable) from None
         model = operation.response_model(answer.status)
         if not 200 <= answer.status <= 299:
-            raise responses.http_error(answer, model, all_secrets)
+            error = responses.http_error(answer, model, all_secrets)
+            error.url = shown_url
+            raise error
         data = responses.parse_success(answer, model, all_secrets)
         if not with_http_info:
             return _Result(data)
@@ -241,7 +314,8 @@ class ApiClient(_GeneratedApiClient):
         if username == config.username and password == config.password and encoded:
             return encoded
         if not config.username or not config.password:
-            raise ApiValueError("Configuration needs username (app id) and password (app secret)")
+            raise ApiValueError("Configuration needs username (app id) and password (app secret): "
+                                "Configuration.for_app(client_id, client_secret)")
         if not isinstance(config.username, str) or not isinstance(config.password, str):
             raise ApiTypeError("Configuration username and password must be str")
         raw = f"{config.username}:{config.password}".encode("utf-8")

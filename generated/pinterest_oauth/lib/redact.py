@@ -5,7 +5,9 @@ with debug logging off):
 
 - by name: form fields, JSON keys and headers known to carry secrets are masked;
 - by value: free text (a server's error message, a logged body) has every secret value of the
-  current call scrubbed, in plain and URL-encoded form;
+  current call scrubbed, in plain and URL-encoded form, when it is at least
+  `MIN_SCRUBBED_LENGTH` characters long (a shorter value, e.g. a test secret "b", would
+  mangle ordinary words; structured fields are masked whole by name whatever their length);
 - by shape: anything that looks like a Pinterest token (`pina_…`, `pinr_…`, `pinc_…`) is masked,
   even one the client has never seen.
 """
@@ -27,6 +29,8 @@ SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "s
 TOKEN_PATTERN = re.compile(r"pin[a-z]_[A-Za-z0-9._~+/=-]+")
 
 MASK = "<redacted>"
+#: Secret values shorter than this are not replaced inside free text (see the module docstring).
+MIN_SCRUBBED_LENGTH = 8
 MAX_LOGGED_BODY = 2000  # characters of a (redacted) body in a debug log line
 
 
@@ -81,7 +85,8 @@ def _harmless(value: Any) -> bool:
 
 def scrub(text: str, secrets: Iterable[Optional[str]] = ()) -> str:
     """Replace every known secret value (plain or URL-encoded) and every token-shaped word."""
-    forms = {form for s in secrets if s for form in (s, quote_plus(s), quote(s, safe=""))}
+    forms = {form for s in secrets if s and len(s) >= MIN_SCRUBBED_LENGTH
+             for form in (s, quote_plus(s), quote(s, safe=""))}
     for form in sorted(forms, key=len, reverse=True):  # longest first: one may contain another
         if form in text:
             text = text.replace(form, MASK)

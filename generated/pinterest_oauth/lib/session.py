@@ -1,6 +1,6 @@
 """`TokenSession`: hands out a valid access token for as long as the refresh token lives.
 
-    session = TokenSession(APP_ID, APP_SECRET, FileTokenStore("~/.config/app/pinterest.json"))
+    session = TokenSession(client_id, client_secret, FileTokenStore("/var/lib/app/pinterest.json"))
     session.exchange_code(code, redirect_uri)      # once, after the user's consent
     headers = {"Authorization": f"Bearer {session.access_token()}"}   # every time
 
@@ -8,7 +8,8 @@
 cause one refresh (single flight); processes sharing a `FileTokenStore` too (its lock spans
 read, refresh and write, and a token another process refreshed is picked up without a
 request). The rotated refresh token is saved before the new access token is handed out; if
-saving fails the caller gets `TokenStoreError`, the stored token is left as it was, and the
+saving fails (after a refresh, `exchange_code` or `start_from_refresh_token`) the caller gets
+`TokenStoreError` (its `.token` is the new token), the stored token is left as it was, and the
 next call tries to save the new token again before anything else. A rejected refresh token
 raises `ReauthorizationRequired` and leaves the stored token as it was.
 
@@ -38,9 +39,9 @@ from typing import Callable, Iterator, Optional, Union
 
 from pydantic import SecretStr
 
-from pinterest_oauth.exceptions import OpenApiException
+from pinterest_oauth.exceptions import ApiTypeError, ApiValueError, OpenApiException
 from pinterest_oauth.api.oauth_api import OauthApi
-from pinterest_oauth.lib.client import ApiClient, Configuration
+from pinterest_oauth.lib.client import ApiClient, Configuration, check_credentials, check_host, one_timeout
 from pinterest_oauth.lib.transport import TimeoutArg
 from pinterest_oauth.lib.errors import PinterestApiError, RateLimitError, ServerError, TransportError
 from pinterest_oauth.lib.stores import RefreshLease, TokenConflictError, TokenStore, TokenStoreError
@@ -54,6 +55,9 @@ _DAY = 86400.0
 
 #: The most of a store's `lease_seconds` one request's total deadline may use.
 LEASE_SHARE = 0.5
+
+#: Stands for a stored token that could not be read when a new token's save failed.
+_UNREADABLE = object()
 
 
 def request_timeouts(timeouts: Timeouts, store: object) -> Timeouts:
@@ -88,18 +92,31 @@ class ReauthorizationRequired(OpenApiException):
 def _seconds(value: Union[float, timedelta], name: str) -> float:
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < float("inf"):
-        raise ValueError(f"{name} must be a non-negative number or a timedelta")
+        raise ApiValueError(f"TokenSession({name}=...) must be a non-negative number of seconds or a timedelta")
     return float(seconds)
+
+
+def _check_options(*, continuous_refresh: object, scope: object, clock: object) -> None:
+    """ApiTypeError naming the TokenSession option that has the wrong type."""
+    if continuous_refresh is not None and not isinstance(continuous_refresh, bool):
+        raise ApiTypeError("TokenSession(continuous_refresh=...) must be True, False or None, "
+                           f"got {type(continuous_refresh).__name__}")
+    if scope is not None and not isinstance(scope, str):
+        raise ApiTypeError(f"TokenSession(scope=...) must be a str such as 'boards:read,pins:read', got {type(scope).__name__}")
+    if not callable(clock):
+        raise ApiTypeError("TokenSession(clock=...) must be a function returning Unix seconds")
 
 
 class TokenSession:
     """A valid access token on demand, kept in `store`.
 
-    :param client_id: the app id. :param client_secret: the app secret.
+    :param client_id: the app id. :param client_secret: the app secret (str or SecretStr).
     :param store: any `TokenStore` (`FileTokenStore`, `MemoryTokenStore`, your own).
-    :param host, timeouts, retry, allow_insecure_http: as for `Configuration`; each request's
-        total deadline is `timeouts.total`, at most half the store's `lease_seconds` if it has one
-        (the result is `request_timeouts`).
+    :param host: where the API lives (default https://api.pinterest.com/v5; a sandbox or a
+        test server's URL).
+    :param timeout, retry, allow_insecure_http: as for `Configuration.for_app` (`timeouts=` is
+        the same as `timeout=`); each request's total deadline is the timeout's total, at most
+        half the store's `lease_seconds` if it has one (the result is `request_timeouts`).
     :param refresh_margin: refresh when the access token has less than this left
         (seconds or timedelta; default 5 minutes).
     :param continuous_refresh: sent with every exchange and refresh when not None (apps
@@ -121,6 +138,7 @@ class TokenSession:
         store: TokenStore,
         *,
         host: Optional[str] = None,
+        timeout: TimeoutArg = None,
         timeouts: TimeoutArg = None,
         retry: Optional[RetryPolicy] = None,
         allow_insecure_http: bool = False,
@@ -132,10 +150,13 @@ class TokenSession:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(store, TokenStore):
-            raise TypeError("store must have load(), save(token) and lock() (see TokenStore)")
-        config = Configuration(
-            host=host, username=client_id, password=client_secret,
-            timeouts=timeouts, retry=retry, allow_insecure_http=allow_insecure_http,
+            raise ApiTypeError("TokenSession: store must have load(), save(token) and lock() (see TokenStore)")
+        _check_options(continuous_refresh=continuous_refresh, scope=scope, clock=clock)
+        client_id, client_secret = check_credentials(client_id, client_secret, "TokenSession")
+        check_host(host, "TokenSession")
+        config = Configuration.for_app(
+            client_id, client_secret, host=host, timeouts=one_timeout(timeout, timeouts, "TokenSession"),
+            retry=retry, allow_insecure_http=allow_insecure_http,
         )
         self.store = store
         self.request_timeouts = request_timeouts(config.timeouts, store)
@@ -151,12 +172,13 @@ class TokenSession:
         self._clock = clock
         self._lock = threading.Lock()
         self._current: Optional[Token] = None
-        # A refreshed token whose save failed: (the stored token it replaces, the new token).
-        self._pending: Optional[tuple[Token, Token]] = None
+        # A new token whose save failed: (the stored token it replaces, or None when the store
+        # was empty, or _UNREADABLE; the new token). Saved first by the next call.
+        self._pending: Optional[tuple[object, Token]] = None
         self._quiet_until = float("-inf")
         self._warned_for: Optional[float] = None
         # What the current store-locked section saved: (the token it replaced or None, new).
-        self._saved: Optional[tuple[Optional[Token], Token]] = None
+        self._saved: Optional[tuple[object, Token]] = None
         # The lease the store's lock yielded (None for stores whose lock yields none).
         self._lease: Optional[RefreshLease] = None
 
@@ -199,7 +221,8 @@ class TokenSession:
     def exchange_code(self, code: str, redirect_uri: str) -> Token:
         """Exchange an authorization code for tokens and save them (replacing any stored token).
 
-        If saving fails, `TokenStoreError.token` holds the new token (the code is used up).
+        If saving fails, `TokenStoreError.token` holds the new token (the code is used up) and
+        the next call of any method saves it before anything else, as after a refresh.
         """
         with self._lock, self._store_locked():
             sent_at = self._clock()
@@ -211,7 +234,8 @@ class TokenSession:
 
     def start_from_refresh_token(self, refresh_token: str) -> Token:
         """Refresh once with an existing refresh token and save the result (replacing any
-        stored token). Raises `ReauthorizationRequired` if Pinterest rejects it."""
+        stored token). Raises `ReauthorizationRequired` if Pinterest rejects it. A failed save is
+        handled as in `exchange_code`."""
         with self._lock, self._store_locked():
             sent_at = self._clock()
             response = self._send_refresh(refresh_token)
@@ -253,13 +277,12 @@ class TokenSession:
                 raise
             base, new = saved
             self._current = None
-            if base is not None:
-                self._pending = (base, new)  # tried again on the next call
+            self._pending = (base, new)  # tried again on the next call
             if not isinstance(exc, Exception):
                 raise
             raise TokenStoreError(
                 f"{self.store!r} failed after saving the token ({type(exc).__name__}); it may not "
-                "have been saved" + ("; the next call will try again" if base is not None else ""),
+                "have been saved; the next call will try again",
                 token=new,
             ) from exc
         self._saved = None
@@ -360,10 +383,16 @@ class TokenSession:
 
     def _load(self) -> Optional[Token]:
         """Load the stored token, first saving a refreshed token whose save failed before."""
-        stored = self.store.load()
-        if self._pending is not None:
-            base, new = self._pending
-            if stored == base:
+        pending = self._pending
+        try:
+            stored: object = self.store.load()
+        except Exception:
+            if pending is None or pending[0] is not _UNREADABLE:
+                raise
+            stored = _UNREADABLE  # unreadable then and now: the new token replaces it
+        if pending is not None:
+            base, new = pending
+            if stored is base or stored == base:
                 try:
                     self._save(base, new)
                     stored = new
@@ -373,9 +402,10 @@ class TokenSession:
             else:
                 logger.info("the stored token changed since a failed save; using the stored one")
             self._pending = None
+        assert stored is None or isinstance(stored, Token)
         return stored
 
-    def _save(self, base: Token, new: Token) -> None:
+    def _save(self, base: object, new: Token, what: str = "refreshed") -> None:
         """Save `new` (replacing `base`); on failure remember it and raise TokenStoreError."""
         try:
             self.store.save(new)
@@ -383,26 +413,25 @@ class TokenSession:
             raise  # a newer token is stored: nothing to save again
         except BaseException as exc:
             self._pending = (base, new)
+            if isinstance(exc, TokenStoreError) and exc.token is None:
+                exc.token = new
             if isinstance(exc, TokenStoreError) or not isinstance(exc, Exception):
                 raise
             raise TokenStoreError(
-                f"{self.store!r} could not save the refreshed token ({type(exc).__name__}); "
+                f"{self.store!r} could not save the {what} token ({type(exc).__name__}); "
                 "the next call will try again", token=new,
             ) from exc
         self._pending = None
         self._saved = (base, new)
 
     def _save_fresh(self, token: Token) -> Token:
+        """Save a token from a code exchange or a given refresh token, replacing whatever is
+        stored; on failure it is saved first by the next call, like a refreshed one."""
         try:
-            self.store.save(token)
-        except TokenStoreError:
-            raise
-        except Exception as exc:
-            raise TokenStoreError(
-                f"{self.store!r} could not save the new token ({type(exc).__name__})", token=token,
-            ) from exc
-        self._pending = None
-        self._saved = (None, token)
+            base: object = self.store.load()
+        except Exception:
+            base = _UNREADABLE
+        self._save(base, token, "new")
         self._quiet_until = float("-inf")
         return self._adopt(token, self._clock())
 

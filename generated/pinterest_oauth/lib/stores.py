@@ -178,6 +178,20 @@ class _MemoryLease(RefreshLease):
         return True
 
 
+def _check_file_path(path: Path) -> None:
+    """TokenStoreError now (before any code is exchanged) if `path` can never hold the file:
+    it is a directory, or one of its parents exists and is not a directory. A parent that does
+    not exist yet is created (mode 0700) on first use."""
+    if path.is_dir():
+        raise TokenStoreError(f"FileTokenStore: {path} is a directory; give the path of a file in it, "
+                              f"e.g. {path / 'token.json'}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise TokenStoreError(f"FileTokenStore: cannot keep a file at {path}: {parent} is not a directory")
+            return
+
+
 class FileTokenStore:
     """Keeps the token in a JSON file, safe across threads and processes (POSIX).
 
@@ -198,6 +212,7 @@ class FileTokenStore:
         if fcntl is None:  # pragma: no cover - not POSIX
             raise TokenStoreError("FileTokenStore needs POSIX file locking (fcntl); use your own TokenStore")
         self.path = Path(path).absolute()
+        _check_file_path(self.path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._tmp_prefix = f".{self.path.name}.tmp-"
         self._thread_lock = threading.RLock()

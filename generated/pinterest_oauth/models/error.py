@@ -13,78 +13,26 @@
 
 
 from __future__ import annotations
-import pprint
-import re  # noqa: F401
-import json
 
+from typing import Any, ClassVar, Dict
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
 from typing import Any, ClassVar, Dict, List
-from typing import Optional, Set
-from typing_extensions import Self
-from pydantic_core import to_jsonable_python
 
-class Error(BaseModel):
+from pinterest_oauth.lib.model_base import SpecModel
+
+
+class Error(SpecModel):
     """
-    Error
+    The JSON body of a Pinterest error answer: a numeric code (e.g. 283, a rejected authorization grant) and a message. Data, not an exception: the raised PinterestApiError carries it as .data (and its fields as .code and .message).
     """ # noqa: E501
+
     code: StrictInt
     message: StrictStr
-    __properties: ClassVar[List[str]] = ["code", "message"]
 
-    model_config = ConfigDict(
-        validate_by_name=True,
-        validate_by_alias=True,
-        validate_assignment=True,
-        protected_namespaces=(),
-    )
-
-
-    def to_str(self) -> str:
-        """Returns the string representation of the model using alias"""
-        return pprint.pformat(self.model_dump(by_alias=True))
-
-    def to_json(self) -> str:
-        """Returns the JSON representation of the model using alias"""
-        return json.dumps(to_jsonable_python(self.to_dict()))
-
-    @classmethod
-    def from_json(cls, json_str: str) -> Optional[Self]:
-        """Create an instance of Error from a JSON string"""
-        return cls.from_dict(json.loads(json_str))
-
-    def to_dict(self) -> Dict[str, Any]:
-        """Return the dictionary representation of the model using alias.
-
-        This has the following differences from calling pydantic's
-        `self.model_dump(by_alias=True)`:
-
-        * `None` is only added to the output dict for nullable fields that
-          were set at model initialization. Other fields with value `None`
-          are ignored.
-        """
-        excluded_fields: Set[str] = set([
-        ])
-
-        _dict = self.model_dump(
-            by_alias=True,
-            exclude=excluded_fields,
-            exclude_none=True,
-        )
-        return _dict
-
-    @classmethod
-    def from_dict(cls, obj: Optional[Dict[str, Any]]) -> Optional[Self]:
-        """Create an instance of Error from a dict"""
-        if obj is None:
-            return None
-
-        if not isinstance(obj, dict):
-            return cls.model_validate(obj)
-
-        _obj = cls.model_validate({
-            "code": obj.get("code"),
-            "message": obj.get("message")
-        })
-        return _obj
-
+    wire_names: ClassVar[Dict[str, str]] = {
+        "code": "code",
+        "message": "message",
+    }
+    wire_defaults: ClassVar[Dict[str, Any]] = {
+    }
 

@@ -13,20 +13,19 @@
 
 
 from __future__ import annotations
-import pprint
-import re  # noqa: F401
-import json
 
+from typing import Any, ClassVar, Dict
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
-from typing import Optional, Set
-from typing_extensions import Self
-from pydantic_core import to_jsonable_python
 
-class OauthAccessTokenResponse(BaseModel):
+from pinterest_oauth.lib.model_base import SpecModel
+
+
+class OauthAccessTokenResponse(SpecModel):
     """
     A successful OAuth access token response.  Variants, by response_type: - authorization_code: A successful OAuth access token response for the authorization code flow. - refresh_token: A successful OAuth access token response for the refresh token flow. - client_credentials: A successful OAuth client token response for the client token flow. - integration_refresh: A successful OAuth access token response for the refresh token flow, with an added refresh token.
     """ # noqa: E501
+
     access_token: SecretStr
     expires_in: StrictInt
     response_type: Optional[StrictStr] = Field(default=None, description="The kind of token response: one of the ResponseType values, or a value Pinterest adds later.")
@@ -36,80 +35,18 @@ class OauthAccessTokenResponse(BaseModel):
     refresh_token_expires_at: Optional[StrictInt] = Field(default=None, description="Present when response_type is refresh_token.")
     refresh_token_expires_in: Optional[StrictInt] = Field(default=None, description="Present when response_type is refresh_token or integration_refresh.")
     additional_properties: Dict[str, Any] = {}
-    __properties: ClassVar[List[str]] = ["access_token", "expires_in", "response_type", "scope", "token_type", "refresh_token", "refresh_token_expires_at", "refresh_token_expires_in"]
 
-    model_config = ConfigDict(
-        validate_by_name=True,
-        validate_by_alias=True,
-        validate_assignment=True,
-        protected_namespaces=(),
-    )
-
-
-    def to_str(self) -> str:
-        """Returns the string representation of the model using alias"""
-        return pprint.pformat(self.model_dump(by_alias=True))
-
-    def to_json(self) -> str:
-        """Returns the JSON representation of the model using alias"""
-        return json.dumps(to_jsonable_python(self.to_dict()))
-
-    @classmethod
-    def from_json(cls, json_str: str) -> Optional[Self]:
-        """Create an instance of OauthAccessTokenResponse from a JSON string"""
-        return cls.from_dict(json.loads(json_str))
-
-    def to_dict(self) -> Dict[str, Any]:
-        """Return the dictionary representation of the model using alias.
-
-        This has the following differences from calling pydantic's
-        `self.model_dump(by_alias=True)`:
-
-        * `None` is only added to the output dict for nullable fields that
-          were set at model initialization. Other fields with value `None`
-          are ignored.
-        * Fields in `self.additional_properties` are added to the output dict.
-        """
-        excluded_fields: Set[str] = set([
-            "additional_properties",
-        ])
-
-        _dict = self.model_dump(
-            by_alias=True,
-            exclude=excluded_fields,
-            exclude_none=True,
-        )
-        # puts key-value pairs in additional_properties in the top level
-        if self.additional_properties is not None:
-            for _key, _value in self.additional_properties.items():
-                _dict[_key] = _value
-
-        return _dict
-
-    @classmethod
-    def from_dict(cls, obj: Optional[Dict[str, Any]]) -> Optional[Self]:
-        """Create an instance of OauthAccessTokenResponse from a dict"""
-        if obj is None:
-            return None
-
-        if not isinstance(obj, dict):
-            return cls.model_validate(obj)
-
-        _obj = cls.model_validate({
-            "access_token": obj.get("access_token"),
-            "expires_in": obj.get("expires_in"),
-            "response_type": obj.get("response_type"),
-            "scope": obj.get("scope"),
-            "token_type": obj.get("token_type") if obj.get("token_type") is not None else 'bearer',
-            "refresh_token": obj.get("refresh_token"),
-            "refresh_token_expires_at": obj.get("refresh_token_expires_at"),
-            "refresh_token_expires_in": obj.get("refresh_token_expires_in")
-        })
-        # store additional fields in additional_properties
-        for _key in obj.keys():
-            if _key not in cls.__properties:
-                _obj.additional_properties[_key] = obj.get(_key)
-
-        return _obj
-
+    wire_names: ClassVar[Dict[str, str]] = {
+        "access_token": "access_token",
+        "expires_in": "expires_in",
+        "response_type": "response_type",
+        "scope": "scope",
+        "token_type": "token_type",
+        "refresh_token": "refresh_token",
+        "refresh_token_expires_at": "refresh_token_expires_at",
+        "refresh_token_expires_in": "refresh_token_expires_in",
+    }
+    wire_defaults: ClassVar[Dict[str, Any]] = {
+        "token_type": 'bearer',
+    }
 
