@@ -274,3 +274,46 @@ def test_the_lock_excludes_other_processes(tmp_path: Path) -> None:
     assert [(child.returncode, out) for child, (out, _) in zip(children, outputs)] == [(0, "done\n")] * 3, outputs
     assert counter.read_text() == str(3 * rounds)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(("file_mode", "warned"), [(0o600, False), (0o400, False), (0o700, False), (0o640, True),
+                                                   (0o604, True), (0o610, True), (0o601, True), (0o620, True)])
+def test_any_group_or_other_permission_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                       file_mode: int, warned: bool) -> None:
+    path = tmp_path / "token.json"
+    FileTokenStore(path).save(OLD)
+    os.chmod(path, file_mode)
+    with caplog.at_level(logging.WARNING, logger="pinterest_oauth"):
+        assert FileTokenStore(path).load() == OLD
+    assert (f"mode {file_mode:o}" in caplog.text) is warned
+
+
+def test_the_file_is_sorted_indented_json_a_person_can_read(tmp_path: Path) -> None:
+    path = tmp_path / "token.json"
+    FileTokenStore(path).save(NEW)
+    assert path.read_text() == json.dumps(NEW.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+def test_a_missing_directory_is_created_private(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "token.json"
+    previous = os.umask(0)
+    try:
+        FileTokenStore(path).save(OLD)
+    finally:
+        os.umask(previous)
+    assert mode(path.parent) == 0o700 and mode(path) == 0o600
+    assert FileTokenStore(path).load() == OLD
+
+
+def test_an_unlistable_directory_does_not_stop_a_save(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leftover temporaries are cleaned up when the directory can be listed; when it cannot,
+    the save goes on."""
+    path = tmp_path / "token.json"
+
+    def refuse(where: object) -> list[str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "listdir", refuse)
+    FileTokenStore(path).save(OLD)
+    monkeypatch.undo()
+    assert FileTokenStore(path).load() == OLD
