@@ -16,7 +16,8 @@ and restores it whatever happens (an interrupted run included).
 
 Sessions (.mutation/<module>.sqlite) persist: a run that hits its time box stops after the
 current mutant and the next run goes on from there. A session is rebuilt when the module's
-source, its test selection or the operator set changed. The report (docs/mutation.md, between
+source, its list of test files or the operator set changed (not when a test file's content did:
+`--survivors` re-runs what survived, `--fresh` everything). The report (docs/mutation.md, between
 its markers) counts killed / survived / timeout per module and lists every survivor, marked
 equivalent when docs/mutation-equivalents.yaml explains it.
 """
@@ -45,7 +46,10 @@ README = ROOT / "README.md"
 EQUIVALENTS = ROOT / "docs" / "mutation-equivalents.yaml"
 BEGIN, END = "<!-- mutation:begin -->", "<!-- mutation:end -->"
 README_BEGIN, README_END = "<!-- mutation-scores:start -->", "<!-- mutation-scores:end -->"
-PER_MUTANT_TIMEOUT_S = 60.0  # a mutant whose tests run longer (a hang) counts as a timeout: killed
+# A mutant that makes a test hang (say, a lock never released) is stopped by pytest-timeout after
+# PER_TEST_TIMEOUT_S and counted as a timeout (caught); cosmic-ray's own limit is the backstop.
+PER_TEST_TIMEOUT_S = 20
+PER_MUTANT_TIMEOUT_S = 300.0
 DEFAULT_MINUTES = 6.0
 
 # Operators whose mutants are all but duplicates of a kept one are filtered out: of the
@@ -109,7 +113,7 @@ def installed_lib() -> Path:
 
 def test_command(target: Target) -> str:
     args = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow",
-            f"--timeout={int(PER_MUTANT_TIMEOUT_S)}", *target.tests]
+            f"--timeout={PER_TEST_TIMEOUT_S}", *target.tests]
     return shlex.join(args)
 
 
@@ -126,9 +130,7 @@ def prepare(target: Target, fresh: bool) -> Path:
     """The module's session, (re)built when its source, tests or operators changed."""
     WORK.mkdir(exist_ok=True)
     config, session, stamp = (WORK / f"{target.name}.{ext}" for ext in ("toml", "sqlite", "stamp"))
-    key = digest(target.source().read_text(), test_command(target), json.dumps(EXCLUDED_OPERATORS))
-    if not fresh and session.exists() and stamp.exists() and stamp.read_text() == key:
-        return session
+    key = digest(target.source().read_text(), *target.tests, json.dumps(EXCLUDED_OPERATORS))
     config.write_text(
         "[cosmic-ray]\n"
         f"module-path = {json.dumps(str(target.mutated_file()))}\n"
@@ -139,6 +141,8 @@ def prepare(target: Target, fresh: bool) -> Path:
         "[cosmic-ray.filters.operators-filter]\n"
         f"exclude-operators = {json.dumps(EXCLUDED_OPERATORS)}\n"
     )
+    if not fresh and session.exists() and stamp.exists() and stamp.read_text() == key:
+        return session
     session.unlink(missing_ok=True)
     for step in (("cosmic-ray", "init", str(config), str(session)),
                  ("cr-filter-operators", str(session), str(config))):
@@ -184,14 +188,11 @@ def run(target: Target, minutes: float, fresh: bool, survivors: bool = False) ->
         try:
             proc.wait(timeout=minutes * 60)
         except subprocess.TimeoutExpired:
-            # SIGINT lets cosmic-ray put the module back before it exits; the next run resumes.
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=PER_MUTANT_TIMEOUT_S + 30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop(proc)
             print(f"mutate: {target.name}: time box reached; `make mutate` goes on from here", flush=True)
+        except KeyboardInterrupt:
+            stop(proc)
+            raise
     finally:
         if mutated.read_bytes() != original:
             print(f"mutate: restoring {mutated}", file=sys.stderr)
@@ -200,6 +201,17 @@ def run(target: Target, minutes: float, fresh: bool, survivors: bool = False) ->
     c = counts(session)
     print(f"mutate: {target.name}: killed {c['killed']}, survived {c['survived']}, timeout {c['timeout']}, "
           f"pending {c['pending']} ({score(c)})", flush=True)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop `cosmic-ray exec` after its current mutant: SIGINT lets it put the module back (and
+    record nothing for that mutant, which the next run picks up); SIGKILL if it does not end."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=PER_MUTANT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def results(session: Path) -> list[dict[str, Any]]:
@@ -222,7 +234,8 @@ def outcome(row: dict[str, Any]) -> str:
     if worker != "normal":
         return "incompetent" if worker != "no-test" else "no-test"
     if test == "killed":
-        return "timeout" if row["output"] == "timeout" else "killed"
+        output = row["output"] or ""
+        return "timeout" if output == "timeout" or "Timeout (>" in output else "killed"
     return test  # survived / incompetent
 
 
