@@ -141,7 +141,8 @@ def prepare(target: Target, fresh: bool) -> Path:
         "[cosmic-ray.filters.operators-filter]\n"
         f"exclude-operators = {json.dumps(EXCLUDED_OPERATORS)}\n"
     )
-    if not fresh and session.exists() and stamp.exists() and stamp.read_text() == key:
+    if (not fresh and session.exists() and stamp.exists() and stamp.read_text() == key
+            and session_paths(session) <= {str(target.mutated_file())}):
         return session
     session.unlink(missing_ok=True)
     for step in (("cosmic-ray", "init", str(config), str(session)),
@@ -160,6 +161,15 @@ def forget_survivors(session: Path) -> None:
         with db:
             db.execute("DELETE FROM work_results WHERE lower(worker_outcome) = 'normal' "
                        "AND lower(test_outcome) = 'survived'")
+    finally:
+        db.close()
+
+
+def session_paths(session: Path) -> set[str]:
+    """The files a session's mutants apply to (another virtualenv's copy means: rebuild)."""
+    db = sqlite3.connect(session)
+    try:
+        return {row[0] for row in db.execute("SELECT DISTINCT module_path FROM mutation_specs")}
     finally:
         db.close()
 

@@ -317,3 +317,46 @@ def test_an_unlistable_directory_does_not_stop_a_save(tmp_path: Path, monkeypatc
     FileTokenStore(path).save(OLD)
     monkeypatch.undo()
     assert FileTokenStore(path).load() == OLD
+
+
+def test_the_temporary_file_is_opened_exclusively_without_following_links(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[int] = []
+    real_open = os.open
+
+    def spy(path: object, flags: int, *args: object) -> int:
+        if ".tmp-" in str(path):
+            opened.append(flags)
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", spy)
+    FileTokenStore(tmp_path / "token.json").save(OLD)
+    [flags] = opened
+    for flag in (os.O_WRONLY, os.O_CREAT, os.O_EXCL, os.O_CLOEXEC, os.O_NOFOLLOW):
+        assert flags & flag == flag
+
+
+def test_an_unreadable_path_names_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "token.json"
+    path.mkdir()
+    with pytest.raises(TokenStoreError, match=r"cannot read token file .*token\.json: Is a directory"):
+        FileTokenStore(path).load()
+
+
+@pytest.mark.parametrize("failure", [OSError(37, "No locks available"), KeyboardInterrupt()],
+                         ids=["OSError", "KeyboardInterrupt"])
+def test_a_failed_flock_closes_the_lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             failure: BaseException) -> None:
+    def fail(fd: int, operation: int) -> None:
+        raise failure
+
+    store = FileTokenStore(tmp_path / "token.json")
+    monkeypatch.setattr(fcntl, "flock", fail)
+    before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(type(failure)):
+        with store.lock():
+            pass
+    assert len(os.listdir("/proc/self/fd")) == before  # the lock file's descriptor was closed
+    monkeypatch.undo()
+    with store.lock():  # and the store still works
+        store.save(OLD)

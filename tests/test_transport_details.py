@@ -1,0 +1,73 @@
+"""Details of the transport the end-to-end tests do not pin down (found by `make mutate`):
+how a failure's cause chain is described, TLS verification messages, the Retry-After
+boundary, urllib3's own log records, and what RetryPolicy shows."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+
+import pytest
+from fakes import make_api, no_sleep_policy, ok, refresh
+from localserver import Reply, TokenServer
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, SSLError
+
+from pinterest_oauth import ConnectionFailedError, RetryPolicy
+from pinterest_oauth.lib import transport
+
+URL = "https://api.example.com/v5/oauth/token"
+
+
+def test_the_cause_chain_follows_reason_then_a_trailing_argument_then_the_context() -> None:
+    root = ConnectionResetError(104, "Connection reset by peer")
+    aborted = ProtocolError("Connection aborted.", root)  # wrapped as the last argument
+    assert [type(e).__name__ for e in transport._causes(aborted)] == ["ProtocolError", "ConnectionResetError"]
+    try:
+        try:
+            raise KeyError("inner")
+        except KeyError:
+            raise ValueError("outer")  # noqa: B904 - the implicit context is the point
+    except ValueError as exc:
+        chained = exc
+    assert [type(e).__name__ for e in transport._causes(chained)] == ["ValueError", "KeyError"]
+    bare = OSError()
+    assert transport._causes(bare) == [bare]  # no arguments: no crash
+    deep = ValueError(ValueError(ValueError(ValueError(ValueError()))))
+    assert len(transport._causes(deep)) == 4  # at most four deep
+
+
+def test_tls_failures_name_the_local_verification_reason_only() -> None:
+    verify = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    verify.verify_message = "self-signed certificate"  # type: ignore[attr-defined]
+    error = transport._transport_error(SSLError(verify), URL, request_sent=True)
+    assert isinstance(error, ConnectionFailedError) and error.request_sent is True
+    assert str(error) == (f"TLS with {URL} failed (SSLError: SSLCertVerificationError (self-signed certificate)); "
+                          "not retried: the server may have processed the request")
+    plain = transport._transport_error(SSLError(ssl.SSLError(1, "wrong version number")), URL, request_sent=True)
+    assert str(plain).startswith(f"TLS with {URL} failed (SSLError: SSLError); not retried")
+
+
+def test_a_connection_that_never_opened_names_its_causes() -> None:
+    refused = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    error = transport._transport_error(MaxRetryError(None, URL, refused), URL, request_sent=False)
+    assert str(error) == f"could not connect to {URL} (MaxRetryError: NewConnectionError)"
+    assert error.request_sent is False
+
+
+def test_a_retry_after_equal_to_the_cap_is_waited_for(token_server: TokenServer) -> None:
+    token_server.enqueue(Reply(429, [("Retry-After", "7")], b"{}"), ok())
+    policy, sleeps = no_sleep_policy(max_retry_after=7)
+    refresh(make_api(token_server, retry=policy))
+    assert sleeps == [7.0] and len(token_server.requests) == 2
+
+
+def test_token_shaped_words_in_urllib3_records_are_masked(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="urllib3"):
+        logging.getLogger("urllib3.connectionpool").debug("echo %s and %s", "pina_SHAPED0001", "plain words")
+    [record] = [r for r in caplog.records if r.name == "urllib3.connectionpool"]
+    assert record.getMessage() == "echo <redacted> and plain words"
+
+
+def test_retry_policy_shows_its_numbers_not_its_functions() -> None:
+    assert repr(RetryPolicy()) == ("RetryPolicy(max_attempts=3, backoff_base=0.5, backoff_max=8.0, "
+                                   "max_retry_after=30.0, retry_statuses=frozenset({429, 503}))")
