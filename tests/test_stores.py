@@ -360,3 +360,13 @@ def test_a_failed_flock_closes_the_lock_file(tmp_path: Path, monkeypatch: pytest
     monkeypatch.undo()
     with store.lock():  # and the store still works
         store.save(OLD)
+
+
+def test_a_lock_file_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    store = FileTokenStore(blocker / "token.json")
+    with pytest.raises(TokenStoreError, match="cannot open lock file"):
+        store.save(OLD)
+    with pytest.raises(TypeError):
+        TokenStoreError("x", OLD)  # type: ignore[misc]  # token= and committed= are keyword-only

@@ -4,15 +4,19 @@ boundary, urllib3's own log records, and what RetryPolicy shows."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import ssl
 
 import pytest
+from conftest import CLIENT_ID, CLIENT_SECRET
 from fakes import make_api, no_sleep_policy, ok, refresh
 from localserver import Reply, TokenServer
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, SSLError
 
-from pinterest_oauth import ConnectionFailedError, RetryPolicy
+from pinterest_oauth import (
+    ApiClient, Configuration, ConnectionFailedError, OauthApi, RateLimitError, RetryPolicy, Timeouts,
+)
 from pinterest_oauth.lib import transport
 
 URL = "https://api.example.com/v5/oauth/token"
@@ -22,6 +26,8 @@ def test_the_cause_chain_follows_reason_then_a_trailing_argument_then_the_contex
     root = ConnectionResetError(104, "Connection reset by peer")
     aborted = ProtocolError("Connection aborted.", root)  # wrapped as the last argument
     assert [type(e).__name__ for e in transport._causes(aborted)] == ["ProtocolError", "ConnectionResetError"]
+    three = ValueError("a", "b", KeyError("k"))
+    assert [type(e).__name__ for e in transport._causes(three)] == ["ValueError", "KeyError"]
     try:
         try:
             raise KeyError("inner")
@@ -71,3 +77,43 @@ def test_token_shaped_words_in_urllib3_records_are_masked(caplog: pytest.LogCapt
 def test_retry_policy_shows_its_numbers_not_its_functions() -> None:
     assert repr(RetryPolicy()) == ("RetryPolicy(max_attempts=3, backoff_base=0.5, backoff_max=8.0, "
                                    "max_retry_after=30.0, retry_statuses=frozenset({429, 503}))")
+
+
+def test_policies_compare_by_their_numbers_and_timeouts_are_frozen() -> None:
+    assert RetryPolicy(rand=lambda: 0.5, sleep=lambda s: None) == RetryPolicy()
+    assert RetryPolicy(max_attempts=2) != RetryPolicy()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Timeouts().connect = 1.0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        RetryPolicy().max_attempts = 9  # type: ignore[misc]
+
+
+def test_the_https_decision_cache_is_bounded() -> None:
+    for n in range(300):
+        transport.check_secure_url(f"https://host-{n}.example/v5/oauth/token", False)
+    assert len(transport._checked_urls) == 256
+
+
+def test_a_retry_after_beyond_the_cap_is_logged_when_debugging(token_server: TokenServer,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    token_server.enqueue(Reply(429, [("Retry-After", "120")], b"{}"))
+    policy, sleeps = no_sleep_policy(max_retry_after=60)
+    with caplog.at_level(logging.DEBUG, logger="pinterest_oauth"), pytest.raises(RateLimitError):
+        refresh(make_api(token_server, retry=policy))
+    assert "Retry-After 120 s exceeds max_retry_after 60 s; not retrying" in caplog.text
+    assert sleeps == []
+
+
+def test_close_also_closes_connections_through_a_proxy(token_server: TokenServer) -> None:
+    """Through a proxy the pools live only in urllib3's manager (not in our cache)."""
+    token_server.enqueue(ok(), ok(), ok())
+    client = ApiClient(Configuration(host="http://api.example.com/v5", username=CLIENT_ID, password=CLIENT_SECRET,
+                                     proxy=f"http://127.0.0.1:{token_server.port}", allow_insecure_http=True,
+                                     retry=RetryPolicy(max_attempts=1)))
+    api = OauthApi(client)
+    for _ in range(2):
+        api.oauth_token(grant_type="client_credentials")
+    client.close()
+    api.oauth_token(grant_type="client_credentials")
+    client.close()
+    assert [seen.connection for seen in token_server.requests] == [1, 1, 2]
