@@ -142,8 +142,8 @@ def prepare(target: Target, fresh: bool) -> Path:
         "[cosmic-ray.filters.operators-filter]\n"
         f"exclude-operators = {json.dumps(EXCLUDED_OPERATORS)}\n"
     )
-    if (not fresh and session.exists() and stamp.exists() and stamp.read_text() == key
-            and session_paths(session) <= {str(target.mutated_file())}):
+    if not fresh and session.exists() and stamp.exists() and stamp.read_text() == key:
+        relocate(session, target.mutated_file())  # same source, maybe another virtualenv's copy
         return session
     session.unlink(missing_ok=True)
     for step in (("cosmic-ray", "init", str(config), str(session)),
@@ -166,11 +166,12 @@ def forget_survivors(session: Path) -> None:
         db.close()
 
 
-def session_paths(session: Path) -> set[str]:
-    """The files a session's mutants apply to (another virtualenv's copy means: rebuild)."""
+def relocate(session: Path, path: Path) -> None:
+    """Point a session's mutants at `path` (the same source installed in another virtualenv)."""
     db = sqlite3.connect(session)
     try:
-        return {row[0] for row in db.execute("SELECT DISTINCT module_path FROM mutation_specs")}
+        with db:
+            db.execute("UPDATE mutation_specs SET module_path = ? WHERE module_path != ?", (str(path), str(path)))
     finally:
         db.close()
 
