@@ -93,7 +93,7 @@ TARGETS = {t.name: t for t in [
                       "tests/test_session_retry_after.py")),
     Target("stores", ("tests/test_store_durability.py", "tests/test_stores.py", "tests/test_session.py",
                       "tests/test_session_single_flight.py")),
-    Target("session", ("tests/test_session.py", "tests/test_session_single_flight.py",
+    Target("session", ("tests/test_session_details.py", "tests/test_session.py", "tests/test_session_single_flight.py",
                        "tests/test_session_retry_after.py", "tests/test_readme_examples.py")),
     Target("generate", ("tests/test_generate_script.py",), runtime=False),
     Target("sync_spec", ("tests/test_sync_spec.py",), runtime=False),
