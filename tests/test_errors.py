@@ -396,8 +396,3 @@ def test_optional_constructor_arguments_are_keyword_only() -> None:
         ConnectionFailedError("could not connect", False)  # type: ignore[misc]
     with pytest.raises(TypeError):
         ServerError(500)  # type: ignore[misc]
-
-
-def test_a_store_error_defaults_to_nothing_committed_and_no_token() -> None:
-    error = TokenStoreError("cannot read")
-    assert (error.token, error.committed, str(error)) == (None, False, "cannot read")

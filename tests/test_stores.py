@@ -368,5 +368,10 @@ def test_a_lock_file_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> 
     store = FileTokenStore(blocker / "token.json")
     with pytest.raises(TokenStoreError, match="cannot open lock file"):
         store.save(OLD)
+
+
+def test_a_store_error_defaults_to_nothing_committed_and_no_token() -> None:
+    error = TokenStoreError("cannot read")
+    assert (error.token, error.committed, str(error)) == (None, False, "cannot read")
     with pytest.raises(TypeError):
         TokenStoreError("x", OLD)  # type: ignore[misc]  # token= and committed= are keyword-only
