@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
+from datetime import timedelta
 from typing import Iterator, Optional
 
 import pytest
 
 from conftest import CLIENT_ID, CLIENT_SECRET
 from fakes import A1, A2, ACCESS_LIFE, CODE, DAY, R1, R2, REDIRECT_URI, T0, Clock, make_token, ok, token_body
-from localserver import TokenServer
-from pinterest_oauth import MemoryTokenStore, ReauthorizationRequired, RetryPolicy, Token, TokenSession, TokenStoreError
+from localserver import Reply, TokenServer
+from pinterest_oauth import (
+    InsecureTransportError, MemoryTokenStore, ReauthorizationRequired, RetryPolicy, Token, TokenSession, TokenStoreError,
+)
 
 
 def session_for(server: TokenServer, store: object, clock: Clock, **kwargs: object) -> TokenSession:
@@ -123,3 +127,61 @@ def test_an_expired_refresh_token_is_warned_about_as_zero_days(token_server: Tok
     with caplog.at_level(logging.WARNING, logger="pinterest_oauth.session"):
         assert session.access_token() == A1
     assert "the Pinterest refresh token expires in 0.0 days" in caplog.text
+
+
+@pytest.mark.parametrize(("warn", "left", "warned"), [
+    (None, 7 * DAY - 1, True), (None, 7 * DAY, False),  # the default: 7 days
+    (10, 10 * DAY - 1, True), (10, 10 * DAY, False),
+    (timedelta(days=10), 10 * DAY - 1, True), (timedelta(days=10), 10 * DAY, False),
+])
+def test_the_refresh_token_warning_starts_exactly_warn_refresh_days_ahead(
+        token_server: TokenServer, caplog: pytest.LogCaptureFixture, warn: object, left: float, warned: bool) -> None:
+    now = T0 + DAY
+    store = MemoryTokenStore(make_token(A1, R1, refresh_in=int(DAY + left)))
+    kwargs = {} if warn is None else {"warn_refresh_days": warn}
+    session = session_for(token_server, store, Clock(now), **kwargs)
+    with caplog.at_level(logging.WARNING, logger="pinterest_oauth.session"):
+        assert session.access_token() == A1
+    assert ("refresh token expires in" in caplog.text) is warned
+
+
+def test_arguments_after_the_store_are_keyword_only(token_server: TokenServer) -> None:
+    with pytest.raises(TypeError):
+        TokenSession(CLIENT_ID, CLIENT_SECRET, MemoryTokenStore(), token_server.url)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ReauthorizationRequired("again", None)  # type: ignore[misc]
+
+
+def test_plain_http_to_a_remote_host_is_refused_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_lookups(*args: object, **kwargs: object) -> object:
+        raise AssertionError("tried to resolve a remote host")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_lookups)
+    session = TokenSession(CLIENT_ID, CLIENT_SECRET, MemoryTokenStore(), host="http://api.example.com/v5",
+                           retry=RetryPolicy(max_attempts=1))
+    with pytest.raises(InsecureTransportError):
+        session.start_from_refresh_token(R1)
+
+
+def test_a_store_error_from_a_custom_store_is_raised_as_it_is(token_server: TokenServer) -> None:
+    own = TokenStoreError("disk full")
+
+    class Full(MemoryTokenStore):
+        def save(self, token: Token) -> None:
+            raise own
+
+    session = session_for(token_server, Full(), Clock())
+    token_server.enqueue(ok(token_body(A1, R1, response_type="authorization_code")))
+    with pytest.raises(TokenStoreError) as info:
+        session.exchange_code(CODE, REDIRECT_URI)
+    assert info.value is own
+
+
+def test_a_transient_failure_logs_how_long_the_token_stays_valid(token_server: TokenServer,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    session = session_for(token_server, MemoryTokenStore(make_token(A1, R1)), Clock(T0 + ACCESS_LIFE - 200))
+    token_server.enqueue(Reply(503, body=b'{"code": 1, "message": "unavailable"}'))
+    with caplog.at_level(logging.WARNING, logger="pinterest_oauth.session"):
+        assert session.access_token() == A1
+    assert ("refreshing the access token failed (ServerError); the current one is valid for 200 more seconds, "
+            "retrying in 30 seconds") in caplog.text
