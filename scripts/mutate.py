@@ -271,7 +271,7 @@ def mutated_line(row: dict[str, Any]) -> str:
     return f"`{old}` → `{new}`"
 
 
-def load_equivalents() -> list[dict[str, str]]:
+def load_equivalents() -> list[dict[str, Any]]:
     if not EQUIVALENTS.exists():
         return []
     import yaml
@@ -279,29 +279,38 @@ def load_equivalents() -> list[dict[str, str]]:
     return list(yaml.safe_load(EQUIVALENTS.read_text()) or [])
 
 
-def explanation(module: str, row: dict[str, Any], equivalents: list[dict[str, str]]) -> Optional[str]:
+def explanation(module: str, row: dict[str, Any], equivalents: list[dict[str, Any]]) -> Optional[tuple[bool, str]]:
+    """(equivalent?, reason) for a survivor listed in the equivalents file, else None. An entry
+    with `equivalent: false` explains a known, accepted survivor that still counts against the score."""
     lines = (row["diff"] or "").splitlines()
     old = next((l[1:].strip() for l in lines if l.startswith("-") and not l.startswith("---")), "")
     for entry in equivalents:
         if (entry["module"] == module and entry["operator"] == row["operator"].removeprefix("core/")
                 and entry["line"].strip() == old):
-            return entry["reason"]
+            return bool(entry.get("equivalent", True)), entry["reason"]
     return None
 
 
-def summarize(name: str, equivalents: list[dict[str, str]]) -> Optional[dict[str, Any]]:
+def summarize(name: str, equivalents: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
     """Counts and survivors of one module's session, None if it never ran."""
     session = WORK / f"{name}.sqlite"
     if not session.exists():
         return None
     rows = results(session)
-    c = counts(session)
+    c: dict[str, Any] = dict(counts(session))
     survivors = [(r, explanation(name, r, equivalents)) for r in rows if outcome(r) == "survived"]
-    equivalent = sum(1 for _, why in survivors if why)
+    equivalent = sum(1 for _, why in survivors if why and why[0])
+    explained = sum(1 for _, why in survivors if why)
     judged = c["killed"] + c["timeout"] + c["survived"] - equivalent
-    c.update(mutants=len(rows), equivalent=equivalent, unexplained=len(survivors) - equivalent,
+    c.update(mutants=len(rows), equivalent=equivalent, unexplained=len(survivors) - explained,
              score=f"{100 * (c['killed'] + c['timeout']) / judged:.1f}%" if judged else "-")
     return {"counts": c, "survivors": survivors}
+
+
+def describe(why: Optional[tuple[bool, str]]) -> str:
+    if why is None:
+        return "UNEXPLAINED"
+    return ("equivalent: " if why[0] else "not equivalent, accepted: ") + why[1]
 
 
 def report() -> tuple[str, str]:
@@ -327,7 +336,7 @@ def report() -> tuple[str, str]:
             details.append(f"\n**{name}** survivors:\n")
             for row, why in summary["survivors"]:
                 details.append(f"- line {row['line']}, {row['operator'].removeprefix('core/')}: {mutated_line(row)}"
-                               f" — {('equivalent: ' + why) if why else 'UNEXPLAINED'}")
+                               f" — {describe(why)}")
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     note = ("Score = (killed + timeout) / (mutants run − equivalent survivors). "
             f"Report written {when}.")
