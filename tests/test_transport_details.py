@@ -117,3 +117,39 @@ def test_close_also_closes_connections_through_a_proxy(token_server: TokenServer
     api.oauth_token(grant_type="client_credentials")
     client.close()
     assert [seen.connection for seen in token_server.requests] == [1, 1, 2]
+
+
+def test_withdrawing_every_request_for_the_debug_log_restores_the_logger() -> None:
+    logger = logging.getLogger("pinterest_oauth")
+    before = (logger.level, list(logger.handlers))
+    transport.enable_debug_logging("config")
+    transport.enable_debug_logging("env")
+    transport.disable_debug_logging("config")
+    assert logger.level == logging.DEBUG and len(logger.handlers) == len(before[1]) + 1  # env still asks
+    transport.disable_debug_logging("all")
+    assert (logger.level, list(logger.handlers)) == before
+
+
+def test_the_pool_cache_holds_at_most_16_urls(token_server: TokenServer) -> None:
+    config = Configuration(host=token_server.url, username=CLIENT_ID, password=CLIENT_SECRET,
+                           retry=RetryPolicy(max_attempts=1))
+    client = ApiClient(config)
+    api = OauthApi(client)
+    cache = lambda: client.rest_client.pool_manager.__dict__.get(transport._POOLS, {})  # noqa: E731
+    token_server.enqueue(*[ok()] * 17)
+    for n in range(17):
+        config.host = f"{token_server.url}/n{n}"
+        api.oauth_token(grant_type="client_credentials")
+        assert len(cache()) == (n + 1 if n < 16 else 1)  # the 17th URL starts it afresh
+    client.close()
+
+
+def test_close_closes_the_pooled_connections(token_server: TokenServer) -> None:
+    token_server.enqueue(ok())
+    api = make_api(token_server)
+    manager = api.api_client.rest_client.pool_manager
+    refresh(api)
+    pool = manager.connection_from_url(token_server.url)
+    assert pool.pool is not None and pool.num_connections == 1
+    api.api_client.close()
+    assert pool.pool is None  # closed, not just forgotten
