@@ -153,3 +153,17 @@ def test_close_closes_the_pooled_connections(token_server: TokenServer) -> None:
     assert pool.pool is not None and pool.num_connections == 1
     api.api_client.close()
     assert pool.pool is None  # closed, not just forgotten
+
+
+def test_an_http_date_without_a_zone_is_ignored() -> None:
+    """`-0000` or no zone: the time is unknown, so no wait is derived from it."""
+    now = 1_700_000_000.0
+    for value in ("Wed, 21 Oct 2035 07:28:00 -0000", "Wed, 21 Oct 2035 07:28:00"):
+        assert transport.parse_retry_after(value, now=lambda: now) is None
+
+
+def test_zero_seconds_are_allowed_where_they_make_sense() -> None:
+    policy = RetryPolicy(backoff_base=0, backoff_max=0, max_retry_after=0)
+    assert policy.backoff(1) == 0.0
+    with pytest.raises(ValueError):
+        Timeouts(connect=0)
