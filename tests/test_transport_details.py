@@ -167,3 +167,12 @@ def test_zero_seconds_are_allowed_where_they_make_sense() -> None:
     assert policy.backoff(1) == 0.0
     with pytest.raises(ValueError):
         Timeouts(connect=0)
+
+
+def test_urllib3_header_warning_keeps_the_url_and_hides_the_headers(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="urllib3"):
+        logging.getLogger("urllib3.connection").warning("Failed to parse headers (url=%s): %s",
+                                                        "http://127.0.0.1:1/v5/oauth/token", "X-Echo: pinr_x")
+    [record] = caplog.records
+    assert record.getMessage() == ("Failed to parse headers (url=http://127.0.0.1:1/v5/oauth/token): "
+                                   "malformed response headers (content hidden)")
