@@ -113,7 +113,11 @@ def test_close_also_closes_connections_through_a_proxy(token_server: TokenServer
     api = OauthApi(client)
     for _ in range(2):
         api.oauth_token(grant_type="client_credentials")
+    manager = client.rest_client.pool_manager
+    pools = [manager.pools[key] for key in manager.pools.keys()]
+    assert pools and all(pool.pool is not None for pool in pools)
     client.close()
+    assert all(pool.pool is None for pool in pools)  # closed, not just forgotten
     api.oauth_token(grant_type="client_credentials")
     client.close()
     assert [seen.connection for seen in token_server.requests] == [1, 1, 2]
