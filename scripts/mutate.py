@@ -16,7 +16,8 @@ and restores it whatever happens (an interrupted run included).
 
 Sessions (.mutation/<module>.sqlite) persist: a run that hits its time box stops after the
 current mutant and the next run goes on from there. A session is rebuilt when the module's
-source, its test selection or the operator set changed. The report (docs/mutation.md, between
+source or the operator set changed; added tests do not invalidate a kill, so after adding tests
+`--survivors` re-runs only what survived (`--fresh` re-runs everything, e.g. after removing one). The report (docs/mutation.md, between
 its markers) counts killed / survived / timeout per module and lists every survivor, marked
 equivalent when docs/mutation-equivalents.yaml explains it.
 """
@@ -45,7 +46,10 @@ README = ROOT / "docs" / "MAINTAINERS.md"  # its "How good the tests are" sectio
 EQUIVALENTS = ROOT / "docs" / "mutation-equivalents.yaml"
 BEGIN, END = "<!-- mutation:begin -->", "<!-- mutation:end -->"
 README_BEGIN, README_END = "<!-- mutation-scores:start -->", "<!-- mutation-scores:end -->"
-PER_MUTANT_TIMEOUT_S = 60.0  # a mutant whose tests run longer (a hang) counts as a timeout: killed
+# A mutant that makes a test hang (say, a lock never released) is stopped by pytest-timeout after
+# PER_TEST_TIMEOUT_S and counted as a timeout (caught); cosmic-ray's own limit is the backstop.
+PER_TEST_TIMEOUT_S = 20
+PER_MUTANT_TIMEOUT_S = 300.0
 DEFAULT_MINUTES = 6.0
 
 # Operators whose mutants are all but duplicates of a kept one are filtered out: of the
@@ -82,13 +86,14 @@ TARGETS = {t.name: t for t in [
                       "tests/test_secrets.py")),
     Target("redact", ("tests/test_redact.py", "tests/test_secrets.py", "tests/test_errors.py",
                       "tests/test_tokens.py")),
-    Target("transport", ("tests/test_retries_timeouts.py", "tests/test_https_only.py", "tests/test_errors.py",
-                         "tests/test_connections.py", "tests/test_secrets.py", "tests/test_credentials_change.py")),
+    Target("transport", ("tests/test_transport_details.py", "tests/test_https_only.py", "tests/test_errors.py",
+                         "tests/test_retries_timeouts.py", "tests/test_connections.py",
+                         "tests/test_credentials_change.py", "tests/test_secrets.py")),
     Target("tokens", ("tests/test_tokens.py", "tests/test_stores.py", "tests/test_session.py",
                       "tests/test_session_retry_after.py")),
     Target("stores", ("tests/test_store_durability.py", "tests/test_stores.py", "tests/test_session.py",
                       "tests/test_session_single_flight.py")),
-    Target("session", ("tests/test_session.py", "tests/test_session_single_flight.py",
+    Target("session", ("tests/test_session_details.py", "tests/test_session.py", "tests/test_session_single_flight.py",
                        "tests/test_session_retry_after.py", "tests/test_readme_examples.py")),
     Target("generate", ("tests/test_generate_script.py",), runtime=False),
     Target("sync_spec", ("tests/test_sync_spec.py",), runtime=False),
@@ -109,7 +114,7 @@ def installed_lib() -> Path:
 
 def test_command(target: Target) -> str:
     args = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow",
-            f"--timeout={int(PER_MUTANT_TIMEOUT_S)}", *target.tests]
+            f"--timeout={PER_TEST_TIMEOUT_S}", *target.tests]
     return shlex.join(args)
 
 
@@ -126,9 +131,7 @@ def prepare(target: Target, fresh: bool) -> Path:
     """The module's session, (re)built when its source, tests or operators changed."""
     WORK.mkdir(exist_ok=True)
     config, session, stamp = (WORK / f"{target.name}.{ext}" for ext in ("toml", "sqlite", "stamp"))
-    key = digest(target.source().read_text(), test_command(target), json.dumps(EXCLUDED_OPERATORS))
-    if not fresh and session.exists() and stamp.exists() and stamp.read_text() == key:
-        return session
+    key = digest(target.source().read_text(), json.dumps(EXCLUDED_OPERATORS))
     config.write_text(
         "[cosmic-ray]\n"
         f"module-path = {json.dumps(str(target.mutated_file()))}\n"
@@ -139,6 +142,9 @@ def prepare(target: Target, fresh: bool) -> Path:
         "[cosmic-ray.filters.operators-filter]\n"
         f"exclude-operators = {json.dumps(EXCLUDED_OPERATORS)}\n"
     )
+    if not fresh and session.exists() and stamp.exists() and stamp.read_text() == key:
+        relocate(session, target.mutated_file())  # same source, maybe another virtualenv's copy
+        return session
     session.unlink(missing_ok=True)
     for step in (("cosmic-ray", "init", str(config), str(session)),
                  ("cr-filter-operators", str(session), str(config))):
@@ -156,6 +162,16 @@ def forget_survivors(session: Path) -> None:
         with db:
             db.execute("DELETE FROM work_results WHERE lower(worker_outcome) = 'normal' "
                        "AND lower(test_outcome) = 'survived'")
+    finally:
+        db.close()
+
+
+def relocate(session: Path, path: Path) -> None:
+    """Point a session's mutants at `path` (the same source installed in another virtualenv)."""
+    db = sqlite3.connect(session)
+    try:
+        with db:
+            db.execute("UPDATE mutation_specs SET module_path = ? WHERE module_path != ?", (str(path), str(path)))
     finally:
         db.close()
 
@@ -184,14 +200,11 @@ def run(target: Target, minutes: float, fresh: bool, survivors: bool = False) ->
         try:
             proc.wait(timeout=minutes * 60)
         except subprocess.TimeoutExpired:
-            # SIGINT lets cosmic-ray put the module back before it exits; the next run resumes.
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=PER_MUTANT_TIMEOUT_S + 30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop(proc)
             print(f"mutate: {target.name}: time box reached; `make mutate` goes on from here", flush=True)
+        except KeyboardInterrupt:
+            stop(proc)
+            raise
     finally:
         if mutated.read_bytes() != original:
             print(f"mutate: restoring {mutated}", file=sys.stderr)
@@ -200,6 +213,17 @@ def run(target: Target, minutes: float, fresh: bool, survivors: bool = False) ->
     c = counts(session)
     print(f"mutate: {target.name}: killed {c['killed']}, survived {c['survived']}, timeout {c['timeout']}, "
           f"pending {c['pending']} ({score(c)})", flush=True)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop `cosmic-ray exec` after its current mutant: SIGINT lets it put the module back (and
+    record nothing for that mutant, which the next run picks up); SIGKILL if it does not end."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=PER_MUTANT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def results(session: Path) -> list[dict[str, Any]]:
@@ -222,7 +246,8 @@ def outcome(row: dict[str, Any]) -> str:
     if worker != "normal":
         return "incompetent" if worker != "no-test" else "no-test"
     if test == "killed":
-        return "timeout" if row["output"] == "timeout" else "killed"
+        output = row["output"] or ""
+        return "timeout" if output == "timeout" or "Timeout (>" in output else "killed"
     return test  # survived / incompetent
 
 
@@ -246,7 +271,7 @@ def mutated_line(row: dict[str, Any]) -> str:
     return f"`{old}` → `{new}`"
 
 
-def load_equivalents() -> list[dict[str, str]]:
+def load_equivalents() -> list[dict[str, Any]]:
     if not EQUIVALENTS.exists():
         return []
     import yaml
@@ -254,29 +279,38 @@ def load_equivalents() -> list[dict[str, str]]:
     return list(yaml.safe_load(EQUIVALENTS.read_text()) or [])
 
 
-def explanation(module: str, row: dict[str, Any], equivalents: list[dict[str, str]]) -> Optional[str]:
+def explanation(module: str, row: dict[str, Any], equivalents: list[dict[str, Any]]) -> Optional[tuple[bool, str]]:
+    """(equivalent?, reason) for a survivor listed in the equivalents file, else None. An entry
+    with `equivalent: false` explains a known, accepted survivor that still counts against the score."""
     lines = (row["diff"] or "").splitlines()
     old = next((l[1:].strip() for l in lines if l.startswith("-") and not l.startswith("---")), "")
     for entry in equivalents:
         if (entry["module"] == module and entry["operator"] == row["operator"].removeprefix("core/")
                 and entry["line"].strip() == old):
-            return entry["reason"]
+            return bool(entry.get("equivalent", True)), entry["reason"]
     return None
 
 
-def summarize(name: str, equivalents: list[dict[str, str]]) -> Optional[dict[str, Any]]:
+def summarize(name: str, equivalents: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
     """Counts and survivors of one module's session, None if it never ran."""
     session = WORK / f"{name}.sqlite"
     if not session.exists():
         return None
     rows = results(session)
-    c = counts(session)
+    c: dict[str, Any] = dict(counts(session))
     survivors = [(r, explanation(name, r, equivalents)) for r in rows if outcome(r) == "survived"]
-    equivalent = sum(1 for _, why in survivors if why)
+    equivalent = sum(1 for _, why in survivors if why and why[0])
+    explained = sum(1 for _, why in survivors if why)
     judged = c["killed"] + c["timeout"] + c["survived"] - equivalent
-    c.update(mutants=len(rows), equivalent=equivalent, unexplained=len(survivors) - equivalent,
+    c.update(mutants=len(rows), equivalent=equivalent, unexplained=len(survivors) - explained,
              score=f"{100 * (c['killed'] + c['timeout']) / judged:.1f}%" if judged else "-")
     return {"counts": c, "survivors": survivors}
+
+
+def describe(why: Optional[tuple[bool, str]]) -> str:
+    if why is None:
+        return "UNEXPLAINED"
+    return ("equivalent: " if why[0] else "not equivalent, accepted: ") + why[1]
 
 
 def report() -> tuple[str, str]:
@@ -302,7 +336,7 @@ def report() -> tuple[str, str]:
             details.append(f"\n**{name}** survivors:\n")
             for row, why in summary["survivors"]:
                 details.append(f"- line {row['line']}, {row['operator'].removeprefix('core/')}: {mutated_line(row)}"
-                               f" — {('equivalent: ' + why) if why else 'UNEXPLAINED'}")
+                               f" — {describe(why)}")
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     note = ("Score = (killed + timeout) / (mutants run − equivalent survivors). "
             f"Report written {when}.")

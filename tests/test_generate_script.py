@@ -47,12 +47,13 @@ def fake_java(monkeypatch: pytest.MonkeyPatch, tree: dict[str, str], returncode:
 
     def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         commands.append(cmd)
-        assert kwargs["cwd"] == generate.ROOT
+        assert kwargs == {"cwd": generate.ROOT, "capture_output": True, "text": True}
         dest = Path(cmd[cmd.index("-o") + 1])
         for name, text in tree.items():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             (dest / name).write_text(text)
-        return subprocess.CompletedProcess(cmd, returncode, "java said no" if returncode else "", "")
+        out, err = ("o" * 5000 + "java said no", "e" * 5000 + "exception at line 3") if returncode else ("", "")
+        return subprocess.CompletedProcess(cmd, returncode, out, err)
 
     monkeypatch.setattr(subprocess, "run", run)
     return commands
@@ -132,7 +133,8 @@ def test_a_failed_generation_leaves_the_tree_as_it_was(repo: Path, monkeypatch: 
     with pytest.raises(SystemExit, match=r"openapi-generator failed \(exit 3\); generated/ left as it was"):
         main(monkeypatch, "--force")
     assert {p: p.read_bytes() for p in (repo / "generated").rglob("*") if p.is_file()} == before
-    assert "java said no" in capsys.readouterr().err
+    # The last 4000 characters of each stream, not more.
+    assert capsys.readouterr().err == "o" * 3988 + "java said no" + "e" * 3981 + "exception at line 3"
 
 
 def test_check_passes_on_a_matching_tree_and_names_every_difference(repo: Path, monkeypatch: pytest.MonkeyPatch,
@@ -151,3 +153,32 @@ def test_check_passes_on_a_matching_tree_and_names_every_difference(repo: Path, 
     out = capsys.readouterr().out
     assert out.splitlines()[1:4] == ["  missing: README.md", "  extra:   stray.py", "  differs: docs/OauthApi.md"]
     assert "run `make generate`" in out
+
+
+def test_check_compares_contents_not_sizes_and_times(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """An edit that keeps a file's size and modification time is still a difference."""
+    fake_java(monkeypatch, TREE)
+    edited = repo / "generated/docs/OauthApi.md"
+    stamp = edited.stat()
+    edited.write_text("# OauthAPI\n")  # same length
+    import os
+
+    os.utime(edited, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    real_run = generate.run_generator
+
+    def same_times(dest: Path) -> None:
+        real_run(dest)
+        os.utime(dest / "docs/OauthApi.md", ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+
+    monkeypatch.setattr(generate, "run_generator", same_times)
+    assert main(monkeypatch, "--check") == 1
+    assert "  differs: docs/OauthApi.md" in capsys.readouterr().out
+
+
+def test_help_describes_the_script(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(monkeypatch, "--help")
+    assert info.value.code == 0
+    assert generate.__doc__ is not None
+    assert generate.__doc__.splitlines()[0] in " ".join(capsys.readouterr().out.split())  # argparse wraps lines

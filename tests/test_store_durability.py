@@ -61,3 +61,21 @@ def test_save_fsyncs_the_file_before_the_rename_and_the_directory_after(
     assert src.startswith(".token.json.tmp-") and dst == "token.json"
     assert dir_ino == directory.st_ino  # the directory holding the new entry
     assert store.load() == _token("pina_TESTDURABLE0001")
+
+
+def test_the_temporary_file_is_private_from_its_creation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Created 0600 (not just chmod-ed later): no instant in which another user could open it."""
+    modes: list[int] = []
+    real_fchmod = os.fchmod
+
+    def fchmod(fd: int, mode: int) -> None:
+        modes.append(stat.S_IMODE(os.fstat(fd).st_mode))
+        real_fchmod(fd, mode)
+
+    monkeypatch.setattr(os, "fchmod", fchmod)
+    previous = os.umask(0)
+    try:
+        FileTokenStore(tmp_path / "token.json").save(_token("pina_TESTDURABLE0002"))
+    finally:
+        os.umask(previous)
+    assert modes == [0o600]

@@ -274,3 +274,105 @@ def test_the_lock_excludes_other_processes(tmp_path: Path) -> None:
     assert [(child.returncode, out) for child, (out, _) in zip(children, outputs)] == [(0, "done\n")] * 3, outputs
     assert counter.read_text() == str(3 * rounds)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(("file_mode", "warned"), [(0o600, False), (0o400, False), (0o700, False), (0o640, True),
+                                                   (0o604, True), (0o610, True), (0o601, True), (0o620, True)])
+def test_any_group_or_other_permission_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                       file_mode: int, warned: bool) -> None:
+    path = tmp_path / "token.json"
+    FileTokenStore(path).save(OLD)
+    os.chmod(path, file_mode)
+    with caplog.at_level(logging.WARNING, logger="pinterest_oauth"):
+        assert FileTokenStore(path).load() == OLD
+    assert (f"mode {file_mode:o}" in caplog.text) is warned
+
+
+def test_the_file_is_sorted_indented_json_a_person_can_read(tmp_path: Path) -> None:
+    path = tmp_path / "token.json"
+    FileTokenStore(path).save(NEW)
+    assert path.read_text() == json.dumps(NEW.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+def test_a_missing_directory_is_created_private(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "token.json"
+    previous = os.umask(0)
+    try:
+        FileTokenStore(path).save(OLD)
+    finally:
+        os.umask(previous)
+    assert mode(path.parent) == 0o700 and mode(path) == 0o600
+    assert FileTokenStore(path).load() == OLD
+
+
+def test_an_unlistable_directory_does_not_stop_a_save(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leftover temporaries are cleaned up when the directory can be listed; when it cannot,
+    the save goes on."""
+    path = tmp_path / "token.json"
+
+    def refuse(where: object) -> list[str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "listdir", refuse)
+    FileTokenStore(path).save(OLD)
+    monkeypatch.undo()
+    assert FileTokenStore(path).load() == OLD
+
+
+def test_the_temporary_file_is_opened_exclusively_without_following_links(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[int] = []
+    real_open = os.open
+
+    def spy(path: object, flags: int, *args: object) -> int:
+        if ".tmp-" in str(path):
+            opened.append(flags)
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", spy)
+    FileTokenStore(tmp_path / "token.json").save(OLD)
+    [flags] = opened
+    for flag in (os.O_WRONLY, os.O_CREAT, os.O_EXCL, os.O_CLOEXEC, os.O_NOFOLLOW):
+        assert flags & flag == flag
+
+
+def test_an_unreadable_path_names_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "token.json"
+    store = FileTokenStore(path)
+    path.mkdir()  # after construction, which refuses a directory outright
+    with pytest.raises(TokenStoreError, match=r"cannot read token file .*token\.json: Is a directory"):
+        store.load()
+
+
+@pytest.mark.parametrize("failure", [OSError(37, "No locks available"), KeyboardInterrupt()],
+                         ids=["OSError", "KeyboardInterrupt"])
+def test_a_failed_flock_closes_the_lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             failure: BaseException) -> None:
+    def fail(fd: int, operation: int) -> None:
+        raise failure
+
+    store = FileTokenStore(tmp_path / "token.json")
+    monkeypatch.setattr(fcntl, "flock", fail)
+    before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(type(failure)):
+        with store.lock():
+            pass
+    assert len(os.listdir("/proc/self/fd")) == before  # the lock file's descriptor was closed
+    monkeypatch.undo()
+    with store.lock():  # and the store still works
+        store.save(OLD)
+
+
+def test_a_lock_file_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    store = FileTokenStore(blocker / "token.json")
+    blocker.write_text("")  # after construction, which refuses a parent that is a file
+    with pytest.raises(TokenStoreError, match="cannot open lock file"):
+        store.save(OLD)
+
+
+def test_a_store_error_defaults_to_nothing_committed_and_no_token() -> None:
+    error = TokenStoreError("cannot read")
+    assert (error.token, error.committed, str(error)) == (None, False, "cannot read")
+    with pytest.raises(TypeError):
+        TokenStoreError("x", OLD)  # type: ignore[misc]  # token= and committed= are keyword-only

@@ -129,3 +129,15 @@ def test_repr_survives_times_no_calendar_can_show(when: float) -> None:
     data = Token.from_response(response(token_body(ACCESS, REFRESH)), sent_at=T0).to_dict()
     token = Token.from_dict({**data, "expires_at": when, "refresh_token_expires_at": when})
     assert f"expires_at={when!r}" in repr(token) and f"refresh_token_expires_at={when!r}" in repr(token)
+
+
+def test_repr_says_whether_there_is_a_refresh_token() -> None:
+    with_refresh = Token.from_response(response(token_body(ACCESS, REFRESH)), sent_at=T0)
+    without = Token.from_response(response(token_body(ACCESS)), sent_at=T0)
+    assert "refresh_token=<redacted>," in repr(with_refresh)
+    assert "refresh_token=None," in repr(without) and "refresh_token_expires_at=None" in repr(without)
+
+
+def test_the_send_time_is_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        Token.from_response(response(token_body(ACCESS)), T0)  # type: ignore[misc]
