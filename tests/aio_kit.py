@@ -4,7 +4,7 @@ and `ApiClient` whose calls run `AsyncOauthApi` / `AsyncApiClient` on a real eve
 `AsyncBridge` owns one event loop (run in the test's thread) and every client made through it;
 `close()` closes them all, then the loop. `bridge.OauthApi(bridge.ApiClient(config))` and
 `bridge.make_api(server, **config)` mirror `pinterest_oauth.OauthApi(ApiClient(config))` and
-`fakes.make_api`.
+`fakes.make_api`; `bridge.TokenSession(...)` mirrors `TokenSession` with an AsyncTokenSession.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Coroutine, Optional, TypeVar
 from conftest import CLIENT_ID, CLIENT_SECRET
 
 from pinterest_oauth import Configuration, RetryPolicy
-from pinterest_oauth.aio import AsyncApiClient, AsyncOauthApi
+from pinterest_oauth.aio import AsyncApiClient, AsyncOauthApi, AsyncTokenSession
 
 T = TypeVar("T")
 
@@ -25,6 +25,7 @@ class AsyncBridge:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.clients: list[AsyncApiClient] = []
+        self.sessions: list[AsyncTokenSession] = []
         bridge = self
 
         class ApiClient:
@@ -54,8 +55,30 @@ class AsyncBridge:
             def oauth_token_with_http_info(self, *args: Any, **kwargs: Any) -> Any:
                 return bridge.run(self.inner.oauth_token_with_http_info(*args, **kwargs))
 
+        class TokenSession:
+            """Blocking stand-in for `pinterest_oauth.TokenSession`, backed by an AsyncTokenSession
+            (private attributes a test inspects are the shared decision core's)."""
+
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                self.inner = AsyncTokenSession(*args, **kwargs)
+                bridge.sessions.append(self.inner)
+
+            def __getattr__(self, name: str) -> Any:
+                target = self.inner if hasattr(self.inner, name) else self.inner._core
+                value = getattr(target, name)
+                if name in ("access_token", "token", "refresh", "exchange_code", "start_from_refresh_token", "close"):
+                    return lambda *args, **kwargs: bridge.run(value(*args, **kwargs))
+                return value
+
+            def __enter__(self) -> Any:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                bridge.run(self.inner.close())
+
         self.ApiClient = ApiClient
         self.OauthApi = OauthApi
+        self.TokenSession = TokenSession
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coro)
@@ -67,6 +90,8 @@ class AsyncBridge:
                                                           password=CLIENT_SECRET, **config)))
 
     def close(self) -> None:
+        for session in self.sessions:
+            self.run(session.close())
         for client in self.clients:
             self.run(client.close())
         self.run(self.loop.shutdown_asyncgens())

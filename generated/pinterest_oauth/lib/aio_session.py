@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import threading
 import time
 from datetime import timedelta
 from typing import Any, AsyncIterator, Awaitable, Callable, Optional, TypeVar, Union
@@ -91,9 +92,9 @@ class AsyncTokenSession:
 
     async def token(self) -> Token:
         """The current `Token`, refreshed first if needed (see `TokenSession.token`)."""
-        reusable = self._core._reusable()
-        if reusable is not None:
-            return reusable
+        current = self._core._valid_current()
+        if current is not None:
+            return current
         return await self._locked(self._get_locked, False, reuse=True)
 
     async def refresh(self) -> Token:
@@ -127,14 +128,18 @@ class AsyncTokenSession:
         return await self._locked(work)
 
     async def close(self) -> None:
-        """Wait for locked work still running (each bounded by its request's deadline), then
-        close the connections and the store's worker thread. The session stays usable."""
+        """Wait for locked work still running (each bounded by its request's deadline) and for
+        what the store's worker thread was given, then close the connections and the worker.
+        The session stays usable."""
         while self._work:
             await asyncio.wait(list(self._work))
         await self._client.close()
         worker, self._worker = self._worker, None
         if worker is not None:
-            worker.shutdown(wait=False)  # idle: nothing is queued any more
+            # What the worker was given runs to the end (a save, releasing the store's lock,
+            # even for cancelled work): wait for it without blocking the loop.
+            await asyncio.wrap_future(worker.submit(_nothing))
+            worker.shutdown(wait=False)
 
     async def __aenter__(self) -> Self:
         return self
@@ -154,7 +159,7 @@ class AsyncTokenSession:
         task = asyncio.get_running_loop().create_task(self._run_locked(work, args, reuse))
         self._work.add(task)
         task.add_done_callback(self._done)
-        return await asyncio.shield(task)  # type: ignore[no-any-return]
+        return await asyncio.shield(task)
 
     def _done(self, task: "asyncio.Task[Any]") -> None:
         self._work.discard(task)
@@ -211,12 +216,26 @@ class AsyncTokenSession:
         """`TokenSession._store_locked` (the store's lock, and what a failed release after a
         save means), entered and left on the worker thread."""
         locked = self._core._store_locked()
-        entering = self._executor().submit(locked.__enter__)
+        guard = threading.Lock()
+        state = {"abandoned": False, "entered": False}
+
+        def enter() -> None:
+            locked.__enter__()
+            with guard:
+                if state["abandoned"]:  # the task waiting for the lock was cancelled meanwhile
+                    locked.__exit__(None, None, None)
+                    return
+                state["entered"] = True
+
+        entering = self._executor().submit(enter)
         try:
             await asyncio.shield(asyncio.wrap_future(entering))
         except BaseException:
-            if not entering.cancel():  # cancelled while waiting for the lock: release it once taken
-                entering.add_done_callback(lambda f: self._release_later(f, locked))
+            with guard:
+                state["abandoned"] = True
+                entered = state["entered"]
+            if entered:  # taken, but nobody will use it: release it (on the worker, after `enter`)
+                self._executor().submit(locked.__exit__, None, None, None)
             raise
         try:
             yield
@@ -226,7 +245,6 @@ class AsyncTokenSession:
         else:
             await self._on_worker(locked.__exit__, None, None, None)
 
-    def _release_later(self, entered: "concurrent.futures.Future[Any]", locked: Any) -> None:
-        if entered.exception() is None:
-            self._executor().submit(locked.__exit__, None, None, None)
 
+def _nothing() -> None:
+    """Queued last on the worker: done once everything before it is."""

@@ -162,10 +162,8 @@ class TokenSession:
 
     def token(self) -> Token:
         """The current `Token` (valid for more than `refresh_margin`), refreshed if needed."""
-        current = self._current
-        now = self._clock()
-        if current is not None and self._pending is None and current.is_valid(now, self.refresh_margin):
-            self._warn_if_expiring(current, now)
+        current = self._valid_current()
+        if current is not None:
             return current
         with self._lock:
             reusable = self._reusable()
@@ -251,6 +249,15 @@ class TokenSession:
                 token=new,
             ) from exc
         self._saved = None
+
+    def _valid_current(self) -> Optional[Token]:
+        """The token handed out last if it is valid for more than the margin (no lock needed)."""
+        current = self._current
+        now = self._clock()
+        if current is not None and self._pending is None and current.is_valid(now, self.refresh_margin):
+            self._warn_if_expiring(current, now)
+            return current
+        return None
 
     def _reusable(self) -> Optional[Token]:
         """The token handed out last, if it may be handed out again without the store: valid

@@ -151,7 +151,8 @@ class RetryPolicy:
     `max_attempts` counts the first try (1 disables retries). Without a Retry-After, retry n
     waits a random time in [0, min(backoff_max, backoff_base * 2**(n-1))]. A Retry-After longer
     than `max_retry_after` is not waited for: the 429/503 is raised with `retry_after` set.
-    `sleep` and `rand` are injectable for tests.
+    `sleep` and `rand` are injectable for tests (the async client awaits what `sleep`
+    returns if it is awaitable; with the default it waits with the event loop's sleep).
     """
 
     max_attempts: int = 3
@@ -159,7 +160,7 @@ class RetryPolicy:
     backoff_max: float = 8.0
     max_retry_after: float = 30.0
     retry_statuses: frozenset[int] = frozenset({429, 503})
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    sleep: Callable[[float], object] = field(default=time.sleep, repr=False, compare=False)
     rand: Callable[[], float] = field(default=random.random, repr=False, compare=False)
 
     def __post_init__(self) -> None:
