@@ -25,6 +25,8 @@ from pinterest_oauth import (
 )
 from pinterest_oauth.aio import AsyncApiClient, AsyncOauthApi
 
+from aio_kit import garbage_collected_at_module_end  # noqa: E402,F401 (autouse)
+
 pytestmark = pytest.mark.filterwarnings("error")
 
 
@@ -263,3 +265,36 @@ def test_peak_memory_stays_near_baseline_on_a_64_mib_body(framing: str) -> None:
     result = child_peak(big_answer(framing, BIG), CAP, script=ASYNC_CHILD)
     assert result["outcome"] == "InvalidResponseError"
     assert result["peak"] - result["baseline"] < 8 * 1024 * 1024
+
+
+# -- the leak check has teeth ----------------------------------------------------------------------
+
+LEAKY_TEST = '''
+import asyncio
+import pytest
+from aio_kit import garbage_collected_at_module_end  # noqa: F401
+from fakes import ok
+from localserver import TokenServer
+from pinterest_oauth import Configuration
+from pinterest_oauth.aio import AsyncApiClient, AsyncOauthApi
+
+pytestmark = pytest.mark.filterwarnings("error")
+
+def test_a_client_left_open():
+    with TokenServer(default=ok()) as server:
+        async def main():
+            client = AsyncApiClient(Configuration(host=server.url, username="1", password="s"))
+            await AsyncOauthApi(client).oauth_token("client_credentials", scope="ads:read")
+        asyncio.run(main())
+'''
+
+
+def test_a_client_left_open_fails_its_module(tmp_path: Any) -> None:
+    """What every async test module here relies on: an unclosed client is an error."""
+    (tmp_path / "test_leaky.py").write_text(LEAKY_TEST)
+    tests = str(__import__("pathlib").Path(__file__).parent)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", "/dev/null",
+                           "--rootdir", str(tmp_path), str(tmp_path / "test_leaky.py")],
+                          capture_output=True, text=True, timeout=120, env={**__import__("os").environ, "PYTHONPATH": tests})
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert "ResourceWarning: unclosed" in done.stdout and "1 passed, 1 error" in done.stdout

@@ -20,7 +20,7 @@ import test_bounded_calls
 import test_errors
 import test_https_only
 import test_retries_timeouts
-from aio_kit import AsyncBridge
+from aio_kit import AsyncBridge, garbage_collected_at_module_end  # noqa: F401 (autouse)
 from test_retries_timeouts import unanswered_port  # noqa: F401  (a fixture the mirrored tests use)
 
 pytestmark = pytest.mark.filterwarnings("error")
