@@ -8,7 +8,7 @@ a separate process) and the same authorization_code exchange (same form body, sa
   documented, with its default timeouts, retries and redaction; (c) authlib's
   `OAuth2Session.fetch_token` with client_secret_basic. Trials of N calls after a warm-up,
   interleaved a, b, c / b, c, a / c, a, b ... so machine noise hits all three alike;
-- per call, async (scripts/bench_async.py): `pinterest_oauth.aio` against raw httpx, raw
+- per call, async (scripts/bench_async.py): `pinterest_oauth.aio` against raw httpx2, raw
   aiohttp and authlib's AsyncOAuth2Client, on one event loop, against the same responder;
 - cold start, in fresh interpreter processes: `import` of each library, and process start to
   the first parsed token, with the peak RSS of those processes;
@@ -502,7 +502,7 @@ def async_section(results: dict[str, Any]) -> list[str]:
     return [
         "## Async per call",
         "",
-        f"`pinterest_oauth.aio` (httpx underneath) against raw httpx and raw aiohttp doing the same POST "
+        f"`pinterest_oauth.aio` (httpx2 underneath) against raw httpx2 and raw aiohttp doing the same POST "
         "(+ json.loads) and authlib's AsyncOAuth2Client, one asyncio event loop, the same responder, "
         f"each call awaited in turn; median of {pa['trials']} interleaved trials of {pa['calls_per_trial']} "
         f"calls after {pa['warmup_calls']} warm-up calls; (min–max). The last column compares with the "

@@ -1,9 +1,9 @@
 """The async half of `make bench` (called by scripts/bench.py): per-call cost of
-`pinterest_oauth.aio` against raw httpx and raw aiohttp making the same POST, and authlib's
+`pinterest_oauth.aio` against raw httpx2 and raw aiohttp making the same POST, and authlib's
 async client, all on one event loop against the same keep-alive responder.
 
 Each call is awaited one after the other (the per-call cost, not concurrency); trials are
-interleaved across the clients like the sync ones. Ratios are against raw httpx, the library
+interleaved across the clients like the sync ones. Ratios are against raw httpx2, the library
 the async client runs on; raw aiohttp shows what the other library choice would cost.
 """
 
@@ -20,14 +20,14 @@ from urllib.parse import parse_qsl, urlencode
 from bench import (CLIENT_ID, CLIENT_SECRET, CODE, FORM, REDIRECT_URI, check_token, rotations, server_stats,
                    summary)
 
-ASYNC_CLIENTS = ("httpx", "aiohttp", "pinterest_oauth.aio", "authlib_async")
-ASYNC_LABELS = {"httpx": "raw httpx (a)", "aiohttp": "raw aiohttp", "pinterest_oauth.aio": "pinterest_oauth.aio (b)",
-                "authlib_async": "authlib AsyncOAuth2Client (httpx)"}
+ASYNC_CLIENTS = ("httpx2", "aiohttp", "pinterest_oauth.aio", "authlib_async")
+ASYNC_LABELS = {"httpx2": "raw httpx2 (a)", "aiohttp": "raw aiohttp", "pinterest_oauth.aio": "pinterest_oauth.aio (b)",
+                "authlib_async": "authlib AsyncOAuth2Client (on httpx2)"}
 
 
 async def _clients(base_url: str, stack: Any) -> dict[str, Callable[[], Awaitable[Any]]]:
     import aiohttp
-    import httpx
+    import httpx2
 
     token_url = base_url + "/oauth/token"
     body = urlencode(FORM).encode("ascii")
@@ -35,7 +35,7 @@ async def _clients(base_url: str, stack: Any) -> dict[str, Callable[[], Awaitabl
     headers = {"Authorization": "Basic " + basic, "Content-Type": "application/x-www-form-urlencoded",
                "Accept": "application/json"}
 
-    raw_httpx = await stack.enter_async_context(httpx.AsyncClient())
+    raw_httpx = await stack.enter_async_context(httpx2.AsyncClient())
 
     async def httpx_call() -> Any:
         return json.loads((await raw_httpx.post(token_url, content=body, headers=headers)).content)
@@ -64,7 +64,7 @@ async def _clients(base_url: str, stack: Any) -> dict[str, Callable[[], Awaitabl
     async def authlib_call() -> Any:
         return await authlib.fetch_token(token_url, grant_type="authorization_code", code=CODE)
 
-    return {"httpx": httpx_call, "aiohttp": aiohttp_call, "pinterest_oauth.aio": ours_call,
+    return {"httpx2": httpx_call, "aiohttp": aiohttp_call, "pinterest_oauth.aio": ours_call,
             "authlib_async": authlib_call}
 
 
@@ -99,12 +99,12 @@ async def _per_call(port: int, trials: int, calls: int, warmup: int) -> dict[str
         "trials": trials, "calls_per_trial": calls, "warmup_calls": warmup, "same_form": True,
         "clients": {name: {k: summary(v) for k, v in s.items()} for name, s in samples.items()},
     }
-    floor = result["clients"]["httpx"]
+    floor = result["clients"]["httpx2"]
     for name in ASYNC_CLIENTS[1:]:
         mine = result["clients"][name]
         mine["cpu_ratio"] = mine["cpu_us"]["median"] / floor["cpu_us"]["median"]
         mine["wall_ratio"] = mine["wall_us"]["median"] / floor["wall_us"]["median"]
-        pairs = zip(samples[name]["cpu_us"], samples["httpx"]["cpu_us"])
+        pairs = zip(samples[name]["cpu_us"], samples["httpx2"]["cpu_us"])
         mine["cpu_ratio_per_trial"] = summary([m / f for m, f in pairs])
     return result
 
@@ -118,7 +118,7 @@ def async_table(results: dict[str, Any], sync_floor_cpu_us: float) -> list[str]:
     """The async clients' ratio table (markdown lines)."""
     pc = results["clients"]
     lines = [
-        "| async client | CPU µs/call | wall µs/call | CPU vs raw httpx (a) | wall vs (a) | CPU vs raw urllib3 (sync floor) |",
+        "| async client | CPU µs/call | wall µs/call | CPU vs raw httpx2 (a) | wall vs (a) | CPU vs raw urllib3 (sync floor) |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for name in ASYNC_CLIENTS:

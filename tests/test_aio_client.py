@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import subprocess
 import sys
 import time
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from conftest import CLIENT_ID, CLIENT_SECRET
-from fakes import ACCESS, REFRESH, ok, token_json
+from aio_kit import AsyncBridge
+from fakes import ACCESS, REFRESH, exception_texts, leaks, ok, token_json
+from test_secrets import every_exchange, queue_every_exchange, restore_logging  # noqa: F401
 from localserver import Reply, TokenServer
 from test_bounded_calls import BIG, CAP, CHILD, big_answer, child_peak
 
@@ -49,7 +52,7 @@ BLOCK_HTTPX = """
 import sys
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("httpx", "httpcore", "anyio"):
+        if name.split(".")[0] in ("httpx2", "httpcore2", "anyio"):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 sys.meta_path.insert(0, Block())
 """
@@ -58,7 +61,7 @@ sys.meta_path.insert(0, Block())
 def test_the_base_package_never_imports_the_async_dependencies() -> None:
     done = _python("import sys, pinterest_oauth\n"
                    "pinterest_oauth.OauthApi, pinterest_oauth.ApiClient, pinterest_oauth.TokenSession\n"
-                   "print(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'httpcore', 'anyio', 'pinterest_oauth.aio')))")
+                   "print(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx2', 'httpcore2', 'anyio') or m == 'pinterest_oauth.aio'))")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
@@ -80,15 +83,15 @@ for name in ("pinterest_oauth.aio", "pinterest_oauth.lib.aio_session"):
     assert lines[0] == "bearer"
     extra = 'pip install "pinterest-oauth-sdk[async]"'
     assert len(lines) == 3 and all(line.startswith("ImportError ") and extra in line for line in lines[1:]), lines
-    assert lines[1].split()[1] in ("httpx", "anyio")
+    assert lines[1].split()[1] in ("httpx2", "anyio")
 
 
 def test_the_wheel_declares_the_extra() -> None:
     from importlib.metadata import requires
 
     reqs = requires("pinterest-oauth-sdk") or []
-    assert any(r.startswith("httpx") and 'extra == "async"' in r for r in reqs), reqs
-    assert not any(r.startswith("httpx") and "extra" not in r for r in reqs)
+    assert any(r.startswith("httpx2") and 'extra == "async"' in r for r in reqs), reqs
+    assert not any(r.startswith("httpx2") and "extra" not in r for r in reqs)
 
 
 def test_async_api_needs_an_async_client() -> None:
@@ -129,15 +132,15 @@ def test_keep_alive_reuses_one_connection(token_server: TokenServer) -> None:
     assert [s.connection for s in token_server.requests] == [1, 1, 1, 1, 1, 2]
 
 
-def test_the_default_timeouts_reach_httpx(token_server: TokenServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_default_timeouts_reach_httpx2(token_server: TokenServer, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[dict[str, float]] = []
-    real = httpx.AsyncClient.send
+    real = httpx2.AsyncClient.send
 
-    async def spy(self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+    async def spy(self: httpx2.AsyncClient, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
         seen.append(request.extensions["timeout"])
         return await real(self, request, **kwargs)
 
-    monkeypatch.setattr(httpx.AsyncClient, "send", spy)
+    monkeypatch.setattr(httpx2.AsyncClient, "send", spy)
     token_server.enqueue(ok())
 
     async def main() -> None:
@@ -243,6 +246,43 @@ def test_connection_refused_is_retried_then_raised() -> None:
 
     asyncio.run(main())
     assert sleeps == [0.5, 1.0]  # an async `sleep` is awaited
+
+
+# -- httpx2's and httpcore2's own logs ----------------------------------------------------------------
+
+def test_root_debug_logging_shows_no_secret(token_server: TokenServer, caplog: pytest.LogCaptureFixture,
+                                            capfd: pytest.CaptureFixture[str], restore_logging: None) -> None:
+    """Every kind of exchange (test_secrets' set) with the package's debug log on and the root
+    logger at DEBUG: httpx2 and httpcore2 log too, and nothing secret reaches any output."""
+    caplog.set_level(logging.DEBUG)
+    queue_every_exchange(token_server)
+    bridge = AsyncBridge()
+    try:
+        failures = every_exchange(bridge.make_api(token_server, debug=True, retry=RetryPolicy(max_attempts=2)))
+    finally:
+        bridge.close()
+    out, err = capfd.readouterr()
+    assert leaks([out, err, caplog.text] + [t for f in failures for t in exception_texts(f)]) == []
+    assert "pinterest_oauth DEBUG POST" in err
+    assert {r.name for r in caplog.records} >= {"pinterest_oauth", "httpx2", "httpcore2.http11"}
+    assert "return_value=(hidden)" in caplog.text  # httpcore2's answer headers
+
+
+def test_a_malformed_header_fails_the_call_and_leaks_nothing(token_server: TokenServer, caplog: pytest.LogCaptureFixture) -> None:
+    """h11 refuses a header line with a bare CR (http.client, under the sync client, skips it)."""
+    caplog.set_level(logging.DEBUG)
+    token_server.enqueue(Reply(status=200, headers=[("Content-Type", "application/json"), ("Connection", "close"),
+                                                    ("X-Broken", "a\rb"), ("X-Echo", REFRESH)], body=token_json()))
+
+    async def main() -> None:
+        async with AsyncApiClient(config(token_server)) as client:
+            with pytest.raises(ConnectionFailedError) as info:
+                await refresh(AsyncOauthApi(client))
+            assert info.value.request_sent is True
+            assert leaks(exception_texts(info.value)) == []
+
+    asyncio.run(main())
+    assert leaks([caplog.text]) == []
 
 
 # -- memory ------------------------------------------------------------------------------------

@@ -20,21 +20,29 @@ import test_bounded_calls
 import test_errors
 import test_https_only
 import test_retries_timeouts
+import test_secrets
+import test_credentials_change
 from aio_kit import AsyncBridge, garbage_collected_at_module_end  # noqa: F401 (autouse)
-from test_retries_timeouts import unanswered_port  # noqa: F401  (a fixture the mirrored tests use)
+from test_retries_timeouts import unanswered_port  # noqa: F401  (fixtures the mirrored tests use)
+from test_secrets import restore_logging, scripted_server  # noqa: F401
 
 pytestmark = pytest.mark.filterwarnings("error")
 
-MIRRORED = (test_retries_timeouts, test_bounded_calls, test_errors, test_https_only)
+MIRRORED = (test_retries_timeouts, test_bounded_calls, test_errors, test_https_only, test_secrets,
+            test_credentials_change)
 
 SYNC_ONLY = {
-    "test_documented_defaults_reach_urllib3": "spies on urllib3's pool (test_aio_client checks httpx's timeouts)",
+    "test_documented_defaults_reach_urllib3": "spies on urllib3's pool (test_aio_client checks httpx2's timeouts)",
     "test_send_bounds_any_pool_manager": "transport.send with a urllib3 PoolManager",
     "test_token_session_refresh_deadline_is_half_the_store_lease": "TokenSession (test_aio_session has its own)",
     "test_peak_memory_stays_near_baseline_on_a_64_mib_body": "a sync child process (test_aio_client has an async one)",
     "test_the_memory_measure_sees_a_body_that_is_read": "the control of the sync child's measure",
-    "test_closed_without_answer": "asserts http.client's exception name (test_aio_client checks httpx's)",
-    "test_connection_refused": "asserts urllib3's exception name (test_aio_client checks httpx's)",
+    "test_closed_without_answer": "asserts http.client's exception name (test_aio_client checks httpx2's)",
+    "test_connection_refused": "asserts urllib3's exception name (test_aio_client checks httpx2's)",
+    "test_generated_debug_switch_prints_nothing_secret": "asserts urllib3's own log records (test_aio_client: httpx2's)",
+    "test_both_debug_switches_and_root_debug_logging": "asserts urllib3's own log records (test_aio_client: httpx2's)",
+    "test_urllib3_header_parse_warning_hides_header_content":
+        "urllib3's lenient header parsing; h11 refuses the bad line (test_aio_client checks that nothing leaks)",
 }
 #: Tests that never make a client (policy arithmetic, parsing, exception classes): nothing to mirror.
 NO_CLIENT = {

@@ -1,6 +1,6 @@
 """Async clients: `from pinterest_oauth.aio import AsyncApiClient, AsyncOauthApi, AsyncTokenSession`.
 
-Needs the optional dependencies: `pip install "pinterest-oauth-sdk[async]"` (httpx); without them,
+Needs the optional dependencies: `pip install "pinterest-oauth-sdk[async]"` (httpx2); without them,
 importing this module raises ImportError naming that extra. `import pinterest_oauth` never
 imports this module. The API classes are generated from the package's OpenAPI description
 next to their sync twins (same arguments, checks, result models and exceptions); the clients

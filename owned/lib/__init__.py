@@ -9,7 +9,10 @@ Everything here is ours (not generated) and is copied verbatim into the package 
 - `redact`: how secrets are hidden from logs, reprs and exception texts;
 - `tokens`: `Token`, a token response with absolute expiry times;
 - `stores`: the `TokenStore` protocol, `MemoryTokenStore` and `FileTokenStore`;
-- `session`: `TokenSession`, a valid access token on demand, refreshed ahead of expiry.
+- `session`: `TokenSession`, a valid access token on demand, refreshed ahead of expiry;
 - `authorize`: `authorization_url` and `code_from_callback` (the consent screen and its redirect);
-- `cli` and `loopback`: the `pinterest-oauth` command line and its one-shot redirect receiver.
+- `cli` and `loopback`: the `pinterest-oauth` command line and its one-shot redirect receiver;
+- `calls`: what both clients do around their transport (prepare a call, parse its answer);
+- `aio_transport`, `aio_client`, `aio_session`: the async client and session
+  (`pinterest_oauth.aio`, the `async` extra: httpx2).
 """

@@ -1,4 +1,4 @@
-"""The async transport: `transport`'s rules, on httpx (asyncio or trio, through anyio).
+"""The async transport: `transport`'s rules, on httpx2 (asyncio or trio, through anyio).
 
 Everything that is not I/O comes from `transport`: `Timeouts`, `RetryPolicy`, Retry-After
 parsing, the retry decisions (`wait_after_failure`, `wait_after_status`), the https-only
@@ -14,7 +14,7 @@ check, the too-large error and the redacted log lines. So the rules are the sync
   decoding, never more than one 64 KiB step at a time: a bomb stays small; a longer body is
   not read further and its connection is closed, not reused.
 
-httpx's own environment handling is off (`trust_env=False`: no proxy or netrc from the
+httpx2's own environment handling is off (`trust_env=False`: no proxy or netrc from the
 environment, as with the sync client); `Configuration.proxy`, `verify_ssl`, `ssl_ca_cert`,
 `cert_file` / `key_file` are honoured.
 """
@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 try:
     import anyio
-    import httpx
+    import httpx2
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError(
         "pinterest_oauth.aio needs the optional async dependencies: "
@@ -60,8 +60,8 @@ _GRACE_S = 0.05
 
 
 class _HttpxScrubber(logging.Filter):
-    """Scrubs httpx's and httpcore's own log records: the answers' headers httpcore logs at
-    DEBUG are hidden, and any token-shaped word is masked. (URLs reach httpx without userinfo.)"""
+    """Scrubs httpx2's and httpcore2's own log records: the answers' headers httpcore2 logs at
+    DEBUG are hidden, and any token-shaped word is masked. (URLs reach httpx2 without userinfo.)"""
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
@@ -75,14 +75,14 @@ class _HttpxScrubber(logging.Filter):
 
 
 _HTTPX_SCRUBBER = _HttpxScrubber()
-for _name in ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",
-              "httpcore.socks"):
+for _name in ("httpx2", "httpcore2.connection", "httpcore2.http11", "httpcore2.http2", "httpcore2.proxy",
+              "httpcore2.socks"):
     logging.getLogger(_name).addFilter(_HTTPX_SCRUBBER)
 
 
 @functools.lru_cache(maxsize=64)
 def _without_userinfo(url: str) -> str:
-    """`url` minus any user:password@ (httpx would send it as basic credentials, replacing
+    """`url` minus any user:password@ (httpx2 would send it as basic credentials, replacing
     the app's, and log it; urllib3 ignores it)."""
     parts = urlsplit(url)
     if "@" not in parts.netloc:
@@ -90,8 +90,8 @@ def _without_userinfo(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
-def new_http_client(config: Any) -> httpx.AsyncClient:
-    """The httpx client of an `AsyncApiClient`: pool size, proxy and TLS from `config`."""
+def new_http_client(config: Any) -> httpx2.AsyncClient:
+    """The httpx2 client of an `AsyncApiClient`: pool size, proxy and TLS from `config`."""
     size = int(getattr(config, "connection_pool_maxsize", None) or 32)
     context: Any
     if config.verify_ssl:
@@ -102,23 +102,23 @@ def new_http_client(config: Any) -> httpx.AsyncClient:
         context.verify_mode = ssl.CERT_NONE
     if config.cert_file:
         context.load_cert_chain(config.cert_file, config.key_file)
-    client = httpx.AsyncClient(
+    client = httpx2.AsyncClient(
         verify=context,
         proxy=config.proxy or None,
         trust_env=False,
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+        limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size),
     )
-    # The sync client's headers on the wire, not httpx's defaults (which ask for compression).
+    # The sync client's headers on the wire, not httpx2's defaults (which ask for compression).
     client.headers["Accept-Encoding"] = "identity"
     del client.headers["Connection"]
     return client
 
 
-def _httpx_timeout(timeouts: Timeouts, remaining: float) -> httpx.Timeout:
+def _httpx_timeout(timeouts: Timeouts, remaining: float) -> httpx2.Timeout:
     left = max(remaining, 0.001)
     read = min(timeouts.read, left)
-    return httpx.Timeout(connect=min(timeouts.connect, left), read=read, write=read, pool=left)
+    return httpx2.Timeout(connect=min(timeouts.connect, left), read=read, write=read, pool=left)
 
 
 async def _sleep(retry: RetryPolicy, seconds: float) -> None:
@@ -133,7 +133,7 @@ async def _sleep(retry: RetryPolicy, seconds: float) -> None:
 
 
 async def send(
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
     url: str,
     body: bytes,
     headers: Mapping[str, str],
@@ -185,18 +185,18 @@ async def send(
 
 
 async def _attempt(
-    client: httpx.AsyncClient, request: httpx.Request, shown: str, deadline: float,
+    client: httpx2.AsyncClient, request: httpx2.Request, shown: str, deadline: float,
     timeouts: Timeouts, max_body: int, secrets: Sequence[Optional[str]],
 ) -> tuple[Optional[Exchange], Optional[TransportError], bool]:
     """One attempt: (answer, None, _) or (None, failure, retryable)."""
     bound = (deadline, timeouts.total)
     try:
         response = await client.send(request, stream=True)
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as exc:
+    except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.ProxyError) as exc:
         if _is_tls_failure(exc):
             return None, _error(exc, shown, request_sent=True, deadline=bound), False
         return None, _error(exc, shown, request_sent=False, deadline=bound), True
-    except (httpx.TransportError, OSError, ValueError) as exc:
+    except (httpx2.TransportError, OSError, ValueError) as exc:
         return None, _error(exc, shown, request_sent=True, deadline=bound), False
     status, reason = response.status_code, response.reason_phrase or None
     fields = HTTPHeaderDict()  # the sync client's headers type: errors pickle and compare alike
@@ -208,7 +208,7 @@ async def _attempt(
         raise transport.too_large(status, reason, fields, exc.declared, max_body, secrets) from None
     except zlib.error:
         raise BodyDecodeError(status) from None
-    except (httpx.TransportError, OSError, ValueError) as exc:
+    except (httpx2.TransportError, OSError, ValueError) as exc:
         return None, _error(exc, shown, request_sent=True, deadline=bound), False
     finally:
         await response.aclose()  # unread: the connection is closed, not pooled
@@ -226,7 +226,7 @@ def _decoder(encoding: str) -> Any:
     return None
 
 
-async def _read_body(response: httpx.Response, max_body: int) -> bytes:
+async def _read_body(response: httpx2.Response, max_body: int) -> bytes:
     """The whole decoded body; _BodyTooLarge once it is known to exceed `max_body` bytes."""
     declared = response.headers.get("Content-Length")
     if declared is not None and declared.isdigit() and int(declared) > max_body:
@@ -261,12 +261,12 @@ def _is_tls_failure(exc: BaseException) -> bool:
 
 def _error(exc: BaseException, shown: str, *, request_sent: bool,
            deadline: tuple[float, float]) -> TransportError:
-    """An httpx failure as the package's exception, worded as the sync transport words it."""
-    if isinstance(exc, httpx.ConnectTimeout):
+    """An httpx2 failure as the package's exception, worded as the sync transport words it."""
+    if isinstance(exc, httpx2.ConnectTimeout):
         kind = "connect_timeout"
-    elif isinstance(exc, httpx.PoolTimeout):
+    elif isinstance(exc, httpx2.PoolTimeout):
         kind = "pool_timeout"
-    elif isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout, TimeoutError)):
+    elif isinstance(exc, (httpx2.ReadTimeout, httpx2.WriteTimeout, TimeoutError)):
         kind = "read_timeout"
     elif _is_tls_failure(exc):
         kind = "tls"

@@ -2,7 +2,7 @@
 
 It takes the same `Configuration` and shares everything but the sending with `ApiClient`
 (`calls.OperationCalls`: https-only check, authentication, headers, parsing the answer into
-the same model classes and exceptions); it sends through `aio_transport` (httpx).
+the same model classes and exceptions); it sends through `aio_transport` (httpx2).
 
 Use one client per event loop, and close it: `async with AsyncApiClient(config) as client:`
 or `await client.close()`. Its connections are opened on first use.
@@ -24,7 +24,7 @@ from pinterest_oauth.lib.transport import BodyDecodeError, RetryPolicy, TimeoutA
 
 
 class AsyncApiClient(OperationCalls):
-    """Holds a `Configuration` and an httpx connection pool (up to `connection_pool_maxsize`
+    """Holds a `Configuration` and an httpx2 connection pool (up to `connection_pool_maxsize`
     connections, default 32), shared by every task of one event loop.
 
     :param configuration: credentials, host, timeouts, retries, body cap (default: a fresh
@@ -52,7 +52,7 @@ class AsyncApiClient(OperationCalls):
         if header_name is not None and header_value is not None:
             self.default_headers[header_name] = header_value
         self.cookie = cookie
-        self._http: Any = None  # the httpx.AsyncClient, created on first use
+        self._http: Any = None  # the httpx2.AsyncClient, created on first use
 
     @property
     def user_agent(self) -> str:
