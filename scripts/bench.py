@@ -8,6 +8,8 @@ a separate process) and the same authorization_code exchange (same form body, sa
   documented, with its default timeouts, retries and redaction; (c) authlib's
   `OAuth2Session.fetch_token` with client_secret_basic. Trials of N calls after a warm-up,
   interleaved a, b, c / b, c, a / c, a, b ... so machine noise hits all three alike;
+- per call, async (scripts/bench_async.py): `pinterest_oauth.aio` against raw httpx2, raw
+  aiohttp and authlib's AsyncOAuth2Client, on one event loop, against the same responder;
 - cold start, in fresh interpreter processes: `import` of each library, and process start to
   the first parsed token, with the peak RSS of those processes;
 - regeneration: a forced `make regenerate`, a no-op `make generate`, `make check-generated`
@@ -464,7 +466,7 @@ def readme_block(results: dict[str, Any]) -> str:
     """What `make bench` writes into the README: the machine, the ratio table, the floor
     line and the regeneration times, all from this run."""
     lines = [f"Latest run: {machine_line(results['machine'])}.", "", *ratio_table(results), "",
-             floor_line(results)]
+             floor_line(results), "", *async_section(results)[4:-1]]
     regen = results.get("regeneration")
     if regen:
         lines += ["", f"Regeneration, same run: forced `make regenerate` "
@@ -490,6 +492,25 @@ def update_readme(path: Path, block: str) -> None:
     tmp = path.with_name(f".{path.name}.bench-tmp")
     tmp.write_text(f"{head}{README_START}\n{block}\n{README_END}{tail}", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def async_section(results: dict[str, Any]) -> list[str]:
+    """The async clients' per-call table (scripts/bench_async.py), with how it was measured."""
+    from bench_async import async_table
+
+    pa = results["per_call_async"]
+    return [
+        "## Async per call",
+        "",
+        f"`pinterest_oauth.aio` (httpx2 underneath) against raw httpx2 and raw aiohttp doing the same POST "
+        "(+ json.loads) and authlib's AsyncOAuth2Client, one asyncio event loop, the same responder, "
+        f"each call awaited in turn; median of {pa['trials']} interleaved trials of {pa['calls_per_trial']} "
+        f"calls after {pa['warmup_calls']} warm-up calls; (min–max). The last column compares with the "
+        "sync floor above (raw urllib3), measured in the same run.",
+        "",
+        *async_table(pa, results["per_call"]["clients"]["urllib3"]["cpu_us"]["median"]),
+        "",
+    ]
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -534,6 +555,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"The responder's CPU per request is {share:.0%} of the floor client's"
         + (": it is not the bottleneck." if share < 0.5 else ": **too high, the numbers above are suspect**."),
         "",
+        *async_section(results),
         "## Cold start",
         "",
         f"Fresh `python -c` processes of the venv's interpreter, median of {cs['runs']} each, interleaved; "
@@ -612,6 +634,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         port = int(responder.stdout.readline())  # type: ignore[union-attr]
         print(f"bench: per call, {trials} x {calls} calls per client ...", flush=True)
         results["per_call"] = per_call(port, trials, calls, warmup)
+        print(f"bench: async per call, {trials} x {calls} calls per client ...", flush=True)
+        from bench_async import per_call_async
+
+        results["per_call_async"] = per_call_async(port, trials, calls, warmup)
         print(f"bench: cold start, {cold_runs} fresh processes per measure ...", flush=True)
         results["cold_start"] = cold_start(port, cold_runs)
     finally:

@@ -17,6 +17,7 @@ from conftest import REPO
 
 BENCH = REPO / "scripts" / "bench.py"
 CLIENTS = ("urllib3", "pinterest_oauth", "authlib")
+ASYNC_CLIENTS = ("httpx2", "aiohttp", "pinterest_oauth.aio", "authlib_async")
 TARGETS = {"per_call_cpu_ratio", "first_token_ratio", "import_ratio", "noop_generate_s", "full_regenerate_s"}
 CHILD_KEYS = {"startup_ms", "work_ms", "to_done_ms", "process_ms", "cpu_ms", "maxrss_mib"}
 # The benchmark's fake credentials and tokens must not be written anywhere.
@@ -53,6 +54,17 @@ def test_quick_run_reports_every_metric(tmp_path: Path) -> None:
         positive_summary(client["cpu_ratio_per_trial"], trials)
     assert per_call["responder_cpu_share"] > 0
 
+    per_call_async = results["per_call_async"]
+    assert per_call_async["same_form"] is True and per_call_async["trials"] == trials
+    assert set(per_call_async["clients"]) == set(ASYNC_CLIENTS)
+    for name in ASYNC_CLIENTS:
+        for key in ("cpu_us", "wall_us", "server_cpu_us"):
+            positive_summary(per_call_async["clients"][name][key], trials)
+    for name in ASYNC_CLIENTS[1:]:  # ratios against raw httpx2
+        client = per_call_async["clients"][name]
+        assert client["cpu_ratio"] > 0 and client["wall_ratio"] > 0
+        positive_summary(client["cpu_ratio_per_trial"], trials)
+
     cold = results["cold_start"]
     expected = {"interpreter", "first_token:pydantic_floor"}
     expected |= {f"{kind}:{name}" for kind in ("import", "first_token") for name in CLIENTS}
@@ -81,6 +93,8 @@ def test_quick_run_reports_every_metric(tmp_path: Path) -> None:
     assert "| CPU per call (keep-alive) | " in table
     assert "| process start to first parsed token | " in table
     assert f"{per_call['clients']['pinterest_oauth']['cpu_ratio']:.2f}x" in table
+    assert "## Async per call" in table and "| pinterest_oauth.aio (b) | " in table
+    assert f"{per_call_async['clients']['pinterest_oauth.aio']['cpu_ratio']:.2f}x" in table
     for name in TARGETS:
         assert f"| {name} | " in table
     assert table in proc.stdout

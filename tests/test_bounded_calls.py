@@ -354,12 +354,13 @@ def big_answer(framing: str, size: int) -> Callable[[int, socket.socket, threadi
     return play
 
 
-def child_peak(play: Any, cap: int) -> dict[str, Any]:
+def child_peak(play: Any, cap: int, script: str = CHILD) -> dict[str, Any]:
+    """Run `script` (CHILD, or a variant printing the same JSON) against `play`."""
     import subprocess
     import sys
 
     with RawServer(play) as server:
-        done = subprocess.run([sys.executable, "-c", CHILD, server.url, str(cap)],
+        done = subprocess.run([sys.executable, "-c", script, server.url, str(cap)],
                               capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)  # type: ignore[no-any-return]

@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl
 
 import pytest
@@ -266,8 +266,8 @@ def check_error(rec: Recording, exc: Any) -> None:
         assert secret not in str(exc) and secret not in repr(exc), "a secret reached the exception text"
 
 
-def check_replay(rec: Recording) -> None:
-    """Replay `rec` and check everything it says."""
+def check_replay(rec: Recording, replay: Callable[[Recording], tuple[Any, list[Seen]]] = replay) -> None:
+    """Replay `rec` (through `replay`: the sync client unless told) and check everything it says."""
     outcome, requests = replay(rec)
     assert len(requests) == rec.expect["requests"], f"{len(requests)} requests reached the server"
     for seen in requests:

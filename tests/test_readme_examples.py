@@ -18,7 +18,7 @@ import pytest
 
 from conftest import CLIENT_ID, CLIENT_SECRET, REPO
 from localserver import Reply, TokenServer
-from fakes import A1, A2, ACCESS_LIFE, R1, R2, T0, Clock, form, ok, token_body
+from fakes import A1, A2, A3, ACCESS_LIFE, R1, R2, R3, T0, Clock, form, make_token, ok, token_body
 
 from pinterest_oauth import RetryPolicy, TokenSession, TokenStore
 
@@ -80,6 +80,8 @@ MARKERS = {
     "fresh": "def get(path: str)",
     "sqlite": "class SqliteTokenStore",
     "machines": "store = PostgresTokenStore(",
+    "async": "async def client_token()",
+    "async web": "app.cleanup_ctx.append(pinterest)",
     "direct": "app_token = api.oauth_token",
     "errors": "except RateLimitError as exc",
     "timeouts": "timeout=Timeouts(connect=3, read=10, total=20)",
@@ -235,3 +237,46 @@ def test_the_many_machines_example(token_server: TokenServer, readme_env: Path, 
     assert first["store"].load().refresh_token.get_secret_value() == R1
     first["session"].close()
     second["session"].close()
+
+
+@pytest.mark.filterwarnings("error")
+def test_the_async_client_example(token_server: TokenServer, readme_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    token_server.enqueue(ok(token_body("pina_TESTAPP", None, response_type="client_credentials")))
+    run("async", token_server)
+    assert capsys.readouterr().out == "pina_TESTAPP\n"
+    [seen] = token_server.requests
+    assert dict(form(seen)) == {"grant_type": "client_credentials", "scope": "ads:read"}
+
+
+@pytest.mark.filterwarnings("error")
+def test_the_async_web_app_example(token_server: TokenServer, readme_env: Path) -> None:
+    """The aiohttp app: 20 concurrent requests with an expired token cause one refresh; a 401
+    from the API forces a refresh; shutdown closes the session."""
+    import asyncio
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from pinterest_oauth import FileTokenStore
+
+    FileTokenStore(readme_env / "pinterest-token.json").save(make_token(A1, R1, sent_at=1_000_000_000.0))  # long expired
+    token_server.enqueue(ok(token_body(A2, R2)))
+    for _ in range(20):
+        token_server.enqueue(Reply(200, [("Content-Type", "application/json")], b'{"items": []}'))
+    token_server.enqueue(Reply(401, [("Content-Type", "application/json")], b'{"code": 2, "message": "x"}'),
+                         ok(token_body(A3, R3)))
+    namespace = run("async web", token_server)
+
+    async def scenario() -> list[int]:
+        async with TestClient(TestServer(namespace["app"])) as client:
+            answers = await asyncio.gather(*(client.get("/boards") for _ in range(20)))
+            statuses = [a.status for a in answers]
+            rejected = await client.get("/boards")
+            statuses.append(rejected.status)
+            return statuses
+
+    assert asyncio.run(scenario()) == [200] * 20 + [401]
+    posts = [s for s in token_server.requests if s.method == "POST"]
+    gets = [s for s in token_server.requests if s.method == "GET"]
+    assert [dict(form(p))["refresh_token"] for p in posts] == [R1, R2]  # one refresh, then the forced one
+    assert {g.headers["Authorization"] for g in gets} == {f"Bearer {A2}"} and len(gets) == 21
+    assert json.loads((readme_env / "pinterest-token.json").read_text())["refresh_token"] == R3

@@ -1,6 +1,7 @@
 """A maintainer's round trip, end to end: Pinterest publishes a version with a new optional request
 field, a new response field and a new grant type; `make update-upstream`, `make sync-spec` and
-`make` in a copy of the repository give users all three, with no other edit (issue 13).
+`make` in a copy of the repository give users all three, with no other edit (issue 13), in the
+sync and the async client alike (issue 18).
 
 Slow: it builds a tool virtualenv and runs the generator and `make test-fast` in the copy.
 """
@@ -33,24 +34,44 @@ NEW_REQUEST_FIELD = ("code_verifier", {"type": "string", "description": "The PKC
 NEW_RESPONSE_FIELD = ("id_token", {"type": "string", "description": "An OpenID Connect ID token."})
 NEW_GRANT, NEW_GRANT_FIELD = "device_code", "device_code"
 
-#: Run in a fresh virtualenv with only the rebuilt wheel: prints what it observed as JSON.
+#: Run in a fresh virtualenv with only the rebuilt wheel (and its `async` extra): makes the same
+#: calls through the sync and the async client; prints what each observed as JSON.
 USER_SCRIPT = """
-import json, sys
+import asyncio, json, sys
 from pinterest_oauth import ApiClient, ApiValueError, Configuration, OauthApi
-api = OauthApi(ApiClient(Configuration(host=sys.argv[1], username=sys.argv[2], password=sys.argv[3])))
-out = {}
-token = api.oauth_token(grant_type="authorization_code", code="c0de", redirect_uri="https://example.com/cb",
-                        code_verifier="v3rifier")
-out["id_token"] = [type(token.id_token).__name__, token.id_token]
-out["additional_properties"] = token.additional_properties
-try:
-    api.oauth_token(grant_type="device_code")
-    out["missing"] = None
-except ApiValueError as exc:
-    out["missing"] = str(exc)
-token = api.oauth_token(grant_type="device_code", device_code="d3vice")
-out["device_scope"] = token.scope
-print(json.dumps(out))
+from pinterest_oauth.aio import AsyncApiClient, AsyncOauthApi
+
+def config():
+    return Configuration(host=sys.argv[1], username=sys.argv[2], password=sys.argv[3])
+
+async def observe(oauth_token):
+    out = {}
+    token = await oauth_token(grant_type="authorization_code", code="c0de", redirect_uri="https://example.com/cb",
+                              code_verifier="v3rifier")
+    out["id_token"] = [type(token.id_token).__name__, token.id_token]
+    out["additional_properties"] = token.additional_properties
+    out["model"] = type(token).__module__ + "." + type(token).__qualname__
+    try:
+        await oauth_token(grant_type="device_code")
+        out["missing"] = None
+    except ApiValueError as exc:
+        out["missing"] = str(exc)
+    token = await oauth_token(grant_type="device_code", device_code="d3vice")
+    out["device_scope"] = token.scope
+    return out
+
+async def main():
+    sync_api = OauthApi(ApiClient(config()))
+
+    async def sync_call(**kwargs):
+        return sync_api.oauth_token(**kwargs)
+
+    results = {"sync": await observe(sync_call)}
+    async with AsyncApiClient(config()) as client:
+        results["async"] = await observe(AsyncOauthApi(client).oauth_token)
+    return results
+
+print(json.dumps(asyncio.run(main())))
 """
 
 
@@ -145,7 +166,7 @@ def test_a_new_upstream_version_reaches_users_with_no_hand_edit(tmp_path: Path, 
     venv = tmp_path / "user-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     wheel = next((repo / "dist").glob("pinterest_oauth_sdk-*.whl"))
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)], env=env,
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", f"{wheel}[async]"], env=env,
                    check=True, timeout=600)
     with TokenServer() as server:
         server.default = answer
@@ -153,17 +174,20 @@ def test_a_new_upstream_version_reaches_users_with_no_hand_edit(tmp_path: Path, 
                               capture_output=True, text=True, timeout=120, env={**env, "PYTHONPATH": ""})
         assert proc.returncode == 0, proc.stderr[-4000:]
         seen = list(server.requests)
-    out = json.loads(proc.stdout)
+    results = json.loads(proc.stdout)
     forms = [dict(parse_qsl(s.body.decode())) for s in seen]
-    assert forms == [
+    assert forms == 2 * [
         {"grant_type": "authorization_code", "code": "c0de", "redirect_uri": "https://example.com/cb",
          "code_verifier": "v3rifier"},
         {"grant_type": NEW_GRANT, NEW_GRANT_FIELD: "d3vice"},
-    ]  # the call without device_code never reached the server
-    assert out["missing"] == f"oauth_token: grant_type={NEW_GRANT} needs {NEW_GRANT_FIELD}"
-    assert out["id_token"] == ["str", "header.payload.signature"]  # a typed attribute, not an extra
-    assert out["additional_properties"] == {}
-    assert out["device_scope"] == NEW_GRANT
+    ]  # the calls without device_code never reached the server
+    assert sorted(results) == ["async", "sync"]
+    for out in results.values():  # both clients, the same observations
+        assert out["missing"] == f"oauth_token: grant_type={NEW_GRANT} needs {NEW_GRANT_FIELD}"
+        assert out["id_token"] == ["str", "header.payload.signature"]  # a typed attribute, not an extra
+        assert out["additional_properties"] == {}
+        assert out["device_scope"] == NEW_GRANT
+        assert out["model"] == "pinterest_oauth.models.oauth_access_token_response.OauthAccessTokenResponse"
 
     tests = make(repo, env, "test-fast")
     assert " passed" in tests.splitlines()[-1] and " failed" not in tests.splitlines()[-1]

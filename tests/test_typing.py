@@ -10,6 +10,7 @@ import pinterest_oauth
 from conftest import REPO
 
 USER_SCRIPT = Path(__file__).parent / "user" / "five_calls.py"
+ASYNC_USER_SCRIPT = Path(__file__).parent / "user" / "async_calls.py"
 
 
 def test_py_typed_ships_in_the_wheel() -> None:
@@ -18,7 +19,7 @@ def test_py_typed_ships_in_the_wheel() -> None:
 
 def test_mypy_strict_passes_on_a_user_script() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(USER_SCRIPT)],
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(USER_SCRIPT), str(ASYNC_USER_SCRIPT)],
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -12,7 +12,10 @@ Everything here is ours (not generated) and is copied verbatim into the package 
 - `stores`: the `TokenStore` protocol (and its optional `RefreshLease`), `MemoryTokenStore`
   and `FileTokenStore`;
 - `postgres_store`: `PostgresTokenStore`, many machines sharing tokens (extra `[postgres]`);
-- `session`: `TokenSession`, a valid access token on demand, refreshed ahead of expiry.
+- `session`: `TokenSession`, a valid access token on demand, refreshed ahead of expiry;
 - `authorize`: `authorization_url` and `code_from_callback` (the consent screen and its redirect);
-- `cli` and `loopback`: the `pinterest-oauth` command line and its one-shot redirect receiver.
+- `cli` and `loopback`: the `pinterest-oauth` command line and its one-shot redirect receiver;
+- `calls`: what both clients do around their transport (prepare a call, parse its answer);
+- `aio_transport`, `aio_client`, `aio_session`: the async client and session
+  (`pinterest_oauth.aio`, the `async` extra: httpx2).
 """

@@ -35,7 +35,7 @@ import logging
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Union
 
 from pydantic import SecretStr
 
@@ -194,20 +194,13 @@ class TokenSession:
 
     def token(self) -> Token:
         """The current `Token` (valid for more than `refresh_margin`), refreshed if needed."""
-        current = self._current
-        now = self._clock()
-        if current is not None and self._pending is None and current.is_valid(now, self.refresh_margin):
-            self._warn_if_expiring(current, now)
+        current = self._valid_current()
+        if current is not None:
             return current
         with self._lock:
-            now = self._clock()
-            current = self._current
-            if current is not None and self._pending is None:
-                if current.is_valid(now, self.refresh_margin):
-                    return current
-                if now < self._quiet_until and current.is_valid(now):
-                    self._warn_if_expiring(current, now)
-                    return current
+            reusable = self._reusable()
+            if reusable is not None:
+                return reusable
             with self._store_locked():
                 return self._get_locked(force=False)
 
@@ -239,10 +232,15 @@ class TokenSession:
         with self._lock, self._store_locked():
             sent_at = self._clock()
             response = self._send_refresh(refresh_token)
-            token = Token.from_response(response, sent_at=sent_at)
-            if token.refresh_token is None:  # a refresh that does not rotate: keep the given one
-                token = dataclasses.replace(token, refresh_token=SecretStr(refresh_token))
-            return self._save_fresh(token)
+            return self._save_fresh(self._started(response, refresh_token, sent_at))
+
+    @staticmethod
+    def _started(response: OauthAccessTokenResponse, refresh_token: str, sent_at: float) -> Token:
+        """The token of a first refresh (a refresh that does not rotate keeps the given one)."""
+        token = Token.from_response(response, sent_at=sent_at)
+        if token.refresh_token is None:
+            token = dataclasses.replace(token, refresh_token=SecretStr(refresh_token))
+        return token
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -288,9 +286,53 @@ class TokenSession:
         self._saved = None
         self._lease = None
 
+    def _valid_current(self) -> Optional[Token]:
+        """The token handed out last if it is valid for more than the margin (no lock needed)."""
+        current = self._current
+        now = self._clock()
+        if current is not None and self._pending is None and current.is_valid(now, self.refresh_margin):
+            self._warn_if_expiring(current, now)
+            return current
+        return None
+
+    def _reusable(self) -> Optional[Token]:
+        """The token handed out last, if it may be handed out again without the store: valid
+        for more than the margin, or still valid during the quiet time after a failed refresh."""
+        now = self._clock()
+        current = self._current
+        if current is not None and self._pending is None:
+            if current.is_valid(now, self.refresh_margin):
+                return current
+            if now < self._quiet_until and current.is_valid(now):
+                self._warn_if_expiring(current, now)
+                return current
+        return None
+
     def _get_locked(self, force: bool) -> Token:
         stored = self._load()
         now = self._clock()
+        token = self._without_request(stored, now, force)
+        if token is not None:
+            return token
+        assert stored is not None and stored.refresh_token is not None
+        refresh_token = stored.refresh_token.get_secret_value()
+        token = self._before_request(refresh_token)
+        if token is not None:
+            return token
+        sent_at = self._clock()
+        try:
+            response = self._send_refresh(refresh_token)
+        except ReauthorizationRequired as exc:
+            return self._rejected(exc)
+        except (TransportError, ServerError, RateLimitError) as exc:
+            return self._refresh_failed(exc, stored, now, force)
+        return self._refreshed(stored, response, sent_at)
+
+    # The steps of `_get_locked`, shared with `AsyncTokenSession` (which awaits the request).
+
+    def _without_request(self, stored: Optional[Token], now: float, force: bool) -> Optional[Token]:
+        """The token to hand out without refreshing (None: refresh `stored`), or
+        ReauthorizationRequired."""
         if stored is None:
             raise ReauthorizationRequired(
                 f"no token in {self.store!r}: authorize the app, then call exchange_code "
@@ -306,43 +348,57 @@ class TokenSession:
             if not force and stored.is_valid(now):
                 return self._adopt(stored, now)
             raise ReauthorizationRequired("the stored token has expired and there is no refresh token")
+        return None
+
+    def _before_request(self, refresh_token: str) -> Optional[Token]:
+        """With a leasing store: refuse a key marked for re-authorization, and write the
+        write-ahead record of the refresh about to be sent (None: send it; a token: the lease
+        was lost and another worker's token is used instead)."""
         lease = self._lease
-        refresh_token = stored.refresh_token.get_secret_value()
-        if lease is not None:
-            if lease.reauthorization is not None:
-                raise ReauthorizationRequired(lease.reauthorization)
-            if lease.in_flight is not None:
-                logger.warning("a refresh did not finish (%s); trying that refresh token once",
-                               lease.in_flight.describe())
-            try:
-                lease.record(refresh_token)
-            except TokenConflictError:
-                return self._adopt_stored_after_conflict(None)
-        sent_at = self._clock()
+        if lease is None:
+            return None
+        if lease.reauthorization is not None:
+            raise ReauthorizationRequired(lease.reauthorization)
+        if lease.in_flight is not None:
+            logger.warning("a refresh did not finish (%s); trying that refresh token once",
+                           lease.in_flight.describe())
         try:
-            response = self._send_refresh(refresh_token)
-        except ReauthorizationRequired as exc:
-            if lease is None:
-                raise
-            reason = str(exc) + (f"; an earlier refresh had not finished: {lease.in_flight.describe()}, "
-                                 "and its answer (the new refresh token) was never saved"
-                                 if lease.in_flight is not None else "")
-            if not lease.require_reauthorization(reason):
-                return self._adopt_stored_after_conflict(None)
-            cause = exc.__cause__ if isinstance(exc.__cause__, PinterestApiError) else None
-            raise ReauthorizationRequired(reason, cause=cause) from cause
-        except (TransportError, ServerError, RateLimitError) as exc:
-            if force or not stored.is_valid(now):
-                raise
-            wait = self.retry_refresh_after
-            if isinstance(exc, PinterestApiError) and exc.retry_after is not None:  # 429, 503
-                wait = max(wait, exc.retry_after)
-            self._quiet_until = now + wait
-            logger.warning(
-                "refreshing the access token failed (%s); the current one is valid for %d more "
-                "seconds, retrying in %d seconds", type(exc).__name__, stored.expires_at - now, wait,
-            )
-            return self._adopt(stored, now)
+            lease.record(refresh_token)
+        except TokenConflictError:
+            return self._adopt_stored_after_conflict(None)
+        return None
+
+    def _rejected(self, exc: ReauthorizationRequired) -> Token:
+        """Pinterest rejected the refresh token: with a leasing store, mark the key so other
+        workers do not send it again (saying which earlier refresh was lost, if one was)."""
+        lease = self._lease
+        if lease is None:
+            raise exc
+        reason = str(exc) + (f"; an earlier refresh had not finished: {lease.in_flight.describe()}, "
+                             "and its answer (the new refresh token) was never saved"
+                             if lease.in_flight is not None else "")
+        if not lease.require_reauthorization(reason):
+            return self._adopt_stored_after_conflict(None)
+        cause = exc.__cause__ if isinstance(exc.__cause__, PinterestApiError) else None
+        raise ReauthorizationRequired(reason, cause=cause) from cause
+
+    def _refresh_failed(self, exc: Exception, stored: Token, now: float, force: bool) -> Token:
+        """After a transient failure (connection, timeout, 429, 5xx): keep handing out the
+        still valid `stored` token for a while, or re-raise `exc`."""
+        if force or not stored.is_valid(now):
+            raise exc
+        wait = self.retry_refresh_after
+        if isinstance(exc, PinterestApiError) and exc.retry_after is not None:  # 429, 503
+            wait = max(wait, exc.retry_after)
+        self._quiet_until = now + wait
+        logger.warning(
+            "refreshing the access token failed (%s); the current one is valid for %d more "
+            "seconds, retrying in %d seconds", type(exc).__name__, stored.expires_at - now, wait,
+        )
+        return self._adopt(stored, now)
+
+    def _refreshed(self, stored: Token, response: OauthAccessTokenResponse, sent_at: float) -> Token:
+        """Save the refreshed token (replacing `stored`) and hand it out."""
         new = Token.from_response(response, sent_at=sent_at, previous=stored)
         try:
             self._save(stored, new)
@@ -368,18 +424,24 @@ class TokenSession:
 
     def _send_refresh(self, refresh_token: str) -> OauthAccessTokenResponse:
         try:
-            return self._api.oauth_token(
-                "refresh_token", refresh_token=refresh_token, scope=self.scope,
-                continuous_refresh=self.continuous_refresh, timeout=self.request_timeouts,
-            )
+            return self._api.oauth_token(**self._refresh_arguments(refresh_token))
         except PinterestApiError as exc:
-            if exc.is_invalid_grant:
-                raise ReauthorizationRequired(
-                    f"Pinterest rejected the refresh token ({exc}): the user must authorize the "
-                    "app again; the stored token was left as it was",
-                    cause=exc,
-                ) from exc
+            self._raise_if_rejected(exc)
             raise
+
+    def _refresh_arguments(self, refresh_token: str) -> dict[str, Any]:
+        return dict(grant_type="refresh_token", refresh_token=refresh_token, scope=self.scope,
+                    continuous_refresh=self.continuous_refresh, timeout=self.request_timeouts)
+
+    @staticmethod
+    def _raise_if_rejected(exc: PinterestApiError) -> None:
+        """ReauthorizationRequired if Pinterest rejected the refresh token itself."""
+        if exc.is_invalid_grant:
+            raise ReauthorizationRequired(
+                f"Pinterest rejected the refresh token ({exc}): the user must authorize the "
+                "app again; the stored token was left as it was",
+                cause=exc,
+            ) from exc
 
     def _load(self) -> Optional[Token]:
         """Load the stored token, first saving a refreshed token whose save failed before."""

@@ -163,7 +163,8 @@ class RetryPolicy:
     `max_attempts` counts the first try (1 disables retries). Without a Retry-After, retry n
     waits a random time in [0, min(backoff_max, backoff_base * 2**(n-1))]. A Retry-After longer
     than `max_retry_after` is not waited for: the 429/503 is raised with `retry_after` set.
-    `sleep` and `rand` are injectable for tests.
+    `sleep` and `rand` are injectable for tests (the async client awaits what `sleep`
+    returns if it is awaitable; with the default it waits with the event loop's sleep).
     """
 
     max_attempts: int = 3
@@ -171,7 +172,7 @@ class RetryPolicy:
     backoff_max: float = 8.0
     max_retry_after: float = 30.0
     retry_statuses: frozenset[int] = frozenset({429, 503})
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    sleep: Callable[[float], object] = field(default=time.sleep, repr=False, compare=False)
     rand: Callable[[], float] = field(default=random.random, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -578,11 +579,7 @@ def _send(
     while True:
         remaining = deadline - time.monotonic()
         if debug:
-            logger.debug(
-                "POST %s attempt %d/%d timeouts=(%g, %g, %g) headers=%s form=%s",
-                shown, attempt, retry.max_attempts, timeouts.connect, timeouts.read, timeouts.total,
-                redact.redact_headers(headers), redact.redact_fields(fields),
-            )
+            log_attempt(shown, attempt, headers, fields, timeouts, retry)
         started = time.perf_counter()
         failure: Optional[TransportError] = None
         retryable = False
@@ -607,46 +604,82 @@ def _send(
         except BodyDecodeError:
             raise
         except _BodyTooLarge as exc:
-            raise _too_large(response, exc.declared, max_body, secrets) from None
+            raise too_large(response.status, response.reason, response.headers, exc.declared, max_body,
+                            secrets) from None
         except (HTTPError, HTTPException, OSError, ValueError) as exc:
             failure = _transport_error(exc, shown, request_sent=True, deadline=(deadline, timeouts.total))
         if failure is not None:
-            if debug:
-                logger.debug("POST %s attempt %d failed after %.1f ms: %s", shown, attempt,
-                             (time.perf_counter() - started) * 1000, failure)
-            if retryable and attempt < retry.max_attempts:
-                delay = retry.backoff(attempt)
-                if _fits(deadline, delay):
-                    _log_retry(debug, shown, attempt, "connection failed", delay)
-                    retry.sleep(delay)
-                    attempt += 1
-                    continue
-                _log_no_time(debug, shown, delay, deadline)
-            raise failure
-        if debug:
-            logger.debug(
-                "POST %s -> %d %s in %.1f ms headers=%s body=%s",
-                shown, response.status, redact.scrub(response.reason or "", secrets),
-                (time.perf_counter() - started) * 1000,
-                redact.scrub(repr(redact.redact_headers(response.headers)), secrets),
-                redact.redact_body_text(data.decode("utf-8", "replace"), secrets),
-            )
-        if response.status in retry.retry_statuses and attempt < retry.max_attempts:
-            wait = parse_retry_after(response.headers.get("Retry-After"))
+            wait = wait_after_failure(failure, retryable, retry, attempt, deadline, debug, shown, started)
             if wait is None:
-                wait = retry.backoff(attempt)
-            if wait > retry.max_retry_after:
-                if debug:
-                    logger.debug("POST %s: Retry-After %.0f s exceeds max_retry_after %.0f s; "
-                                 "not retrying", shown, wait, retry.max_retry_after)
-            elif _fits(deadline, wait):
-                _log_retry(debug, shown, attempt, f"HTTP {response.status}", wait)
-                retry.sleep(wait)
-                attempt += 1
-                continue
-            else:
-                _log_no_time(debug, shown, wait, deadline)
-        return Exchange(response.status, response.reason, response.headers, data)
+                raise failure
+        else:
+            if debug:
+                log_answer(shown, response.status, response.reason, response.headers, data, secrets, started)
+            wait = wait_after_status(response.status, response.headers, retry, attempt, deadline, debug, shown)
+            if wait is None:
+                return Exchange(response.status, response.reason, response.headers, data)
+        retry.sleep(wait)
+        attempt += 1
+
+
+# -- the retry decisions and log lines (shared with the async transport, aio_transport) --
+
+def log_attempt(shown: str, attempt: int, headers: Mapping[str, str], fields: Sequence[tuple[str, str]],
+                timeouts: Timeouts, retry: RetryPolicy) -> None:
+    logger.debug(
+        "POST %s attempt %d/%d timeouts=(%g, %g, %g) headers=%s form=%s",
+        shown, attempt, retry.max_attempts, timeouts.connect, timeouts.read, timeouts.total,
+        redact.redact_headers(headers), redact.redact_fields(fields),
+    )
+
+
+def log_answer(shown: str, status: int, reason: Optional[str], headers: Any, data: bytes,
+               secrets: Sequence[Optional[str]], started: float) -> None:
+    logger.debug(
+        "POST %s -> %d %s in %.1f ms headers=%s body=%s",
+        shown, status, redact.scrub(reason or "", secrets),
+        (time.perf_counter() - started) * 1000,
+        redact.scrub(repr(redact.redact_headers(headers)), secrets),
+        redact.redact_body_text(data.decode("utf-8", "replace"), secrets),
+    )
+
+
+def wait_after_failure(failure: TransportError, retryable: bool, retry: RetryPolicy, attempt: int,
+                       deadline: float, debug: bool, shown: str, started: float) -> Optional[float]:
+    """Seconds to wait before trying again after `failure`, or None: raise it. Only a
+    connection that was never established (`retryable`) is tried again."""
+    if debug:
+        logger.debug("POST %s attempt %d failed after %.1f ms: %s", shown, attempt,
+                     (time.perf_counter() - started) * 1000, failure)
+    if not retryable or attempt >= retry.max_attempts:
+        return None
+    delay = retry.backoff(attempt)
+    if not _fits(deadline, delay):
+        _log_no_time(debug, shown, delay, deadline)
+        return None
+    _log_retry(debug, shown, attempt, "connection failed", delay)
+    return delay
+
+
+def wait_after_status(status: int, headers: Any, retry: RetryPolicy, attempt: int, deadline: float,
+                      debug: bool, shown: str) -> Optional[float]:
+    """Seconds to wait before sending again after an answer with `status` (429 / 503: the
+    Retry-After, else the backoff), or None: the answer is final."""
+    if status not in retry.retry_statuses or attempt >= retry.max_attempts:
+        return None
+    wait = parse_retry_after(headers.get("Retry-After"))
+    if wait is None:
+        wait = retry.backoff(attempt)
+    if wait > retry.max_retry_after:
+        if debug:
+            logger.debug("POST %s: Retry-After %.0f s exceeds max_retry_after %.0f s; "
+                         "not retrying", shown, wait, retry.max_retry_after)
+        return None
+    if not _fits(deadline, wait):
+        _log_no_time(debug, shown, wait, deadline)
+        return None
+    _log_retry(debug, shown, attempt, f"HTTP {status}", wait)
+    return wait
 
 
 def _fits(deadline: float, wait: float) -> bool:
@@ -660,23 +693,22 @@ def _log_no_time(debug: bool, url: str, wait: float, deadline: float) -> None:
                      url, wait, max(0.0, deadline - time.monotonic()))
 
 
-def _too_large(response: Any, declared: Optional[int], max_body: int,
-               secrets: Sequence[Optional[str]]) -> Exception:
+def too_large(status: int, reason: Optional[str], headers: Any, declared: Optional[int], max_body: int,
+              secrets: Sequence[Optional[str]]) -> Exception:
     """The error for an answer whose body is over the cap: InvalidResponseError for a 2xx,
     else the status's own error class (with `body` None)."""
     size = f"{declared} bytes (Content-Length)" if declared is not None else "larger than that"
     problem = (f"the response body is too large: the limit is {max_body} bytes "
                f"(max_response_bytes), the body is {size}; it was not read")
-    status = response.status
     if 200 <= status <= 299:
         return errors.InvalidResponseError(problem, status=status)
     retry_after = None
     if status == 429 or status == 503:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        retry_after = parse_retry_after(headers.get("Retry-After"))
     return errors.error_class_for(status)(
         status=status,
-        reason=redact.scrub(response.reason, secrets) if response.reason else None,
-        headers=response.headers,
+        reason=redact.scrub(reason, secrets) if reason else None,
+        headers=headers,
         retry_after=retry_after,
         summary=problem,
     )
@@ -692,31 +724,50 @@ _MAY_HAVE_BEEN_PROCESSED = "; not retried: the server may have processed the req
 
 def _transport_error(exc: BaseException, url: str, *, request_sent: bool,
                      deadline: Optional[tuple[float, float]] = None) -> TransportError:
-    """Translate a urllib3/socket failure into the package's own exception, without secrets.
+    """Translate a urllib3/socket failure into the package's own exception (see `failure`)."""
+    if isinstance(exc, ConnectTimeoutError) and not isinstance(exc, NewConnectionError):
+        kind = "connect_timeout"
+    elif isinstance(exc, (ReadTimeoutError, TimeoutError)):
+        kind = "read_timeout"
+    elif isinstance(exc, SSLError):
+        kind = "tls"
+    else:
+        kind = "broken" if request_sent else "connect"
+    return failure(kind, exc, url, deadline)
 
+
+def failure(kind: str, exc: BaseException, url: str,
+            deadline: Optional[tuple[float, float]] = None) -> TransportError:
+    """The package's exception for a failed attempt, without secrets (both transports).
+
+    `kind`: "connect_timeout", "pool_timeout" (no free pooled connection in time),
+    "read_timeout", "tls", "connect" (never established) or "broken" (after sending).
     Only exception type names (and, for TLS, the local OpenSSL reason) go into the message:
-    urllib3 and http.client texts can quote bytes the server sent. `deadline` is the call's
+    HTTP libraries' texts can quote bytes the server sent. `deadline` is the call's
     (monotonic deadline, total seconds): a timeout at the deadline says so.
     """
     expired = ""
     if deadline is not None and time.monotonic() >= deadline[0] - 0.01:
         expired = f" (the call's {deadline[1]:g} s total deadline expired)"
-    if isinstance(exc, ConnectTimeoutError) and not isinstance(exc, NewConnectionError):
+    if kind == "connect_timeout":
         return RequestTimeoutError(f"timed out connecting to {url}{expired}", request_sent=False)
-    if isinstance(exc, (ReadTimeoutError, TimeoutError)):
+    if kind == "pool_timeout":
+        return RequestTimeoutError(f"timed out waiting for a free connection to {url}{expired}",
+                                   request_sent=False)
+    if kind == "read_timeout":
         return RequestTimeoutError(
             f"timed out waiting for the answer from POST {url}{expired}{_MAY_HAVE_BEEN_PROCESSED}",
             request_sent=True,
         )
     chain = _causes(exc)
     detail = ": ".join(type(e).__name__ for e in chain)
-    if isinstance(exc, SSLError):
+    if kind == "tls":
         verify = next((v for v in (getattr(e, "verify_message", None) for e in chain) if isinstance(v, str)), None)
         if verify:
             detail += f" ({verify})"
         return ConnectionFailedError(f"TLS with {url} failed ({detail}){_MAY_HAVE_BEEN_PROCESSED}",
                                      request_sent=True)
-    if not request_sent:
+    if kind == "connect":
         return ConnectionFailedError(f"could not connect to {url} ({detail})", request_sent=False)
     return ConnectionFailedError(
         f"connection to {url} broke before a complete answer ({detail}){_MAY_HAVE_BEEN_PROCESSED}",

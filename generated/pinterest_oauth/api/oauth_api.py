@@ -23,6 +23,7 @@ from pinterest_oauth.models import GrantType
 
 if TYPE_CHECKING:
     from pinterest_oauth.api_response import ApiResponse
+    from pinterest_oauth.lib.aio_client import AsyncApiClient
     from pinterest_oauth.models import OauthAccessTokenResponse
 
 
@@ -165,6 +166,91 @@ class OauthApi:
         headers masked) and `data`. `raw_data` is always empty: a raw body may hold secrets."""
         form, secrets = _oauth_token_form(grant_type, code, redirect_uri, refresh_token, scope, refresh_on, continuous_refresh)
         return self.api_client.call_operation(
+            _oauth_token_operation, form, secrets, timeout=timeout, retry=retry,
+            with_http_info=True,
+        )
+
+
+class AsyncOauthApi:
+    """`OauthApi`'s methods as coroutines: the same parameters, argument checks, results
+    and exceptions, sent through an `AsyncApiClient` (`pinterest_oauth.aio`, which needs the
+    `async` extra). `AsyncOauthApi()` uses the shared default `AsyncApiClient`.
+    """
+
+    def __init__(self, api_client: Optional[AsyncApiClient] = None) -> None:
+        from pinterest_oauth.lib.aio_client import AsyncApiClient
+
+        if api_client is None:
+            api_client = AsyncApiClient.get_default()
+        elif not isinstance(api_client, AsyncApiClient):
+            raise ApiTypeError("AsyncOauthApi needs a pinterest_oauth.aio.AsyncApiClient")
+        self.api_client = api_client
+
+    def __repr__(self) -> str:
+        return f"AsyncOauthApi({self.api_client!r})"
+
+    async def oauth_token(
+        self,
+        grant_type: Union[GrantType, str],
+        code: Optional[Union[str, SecretStr]] = None,
+        redirect_uri: Optional[str] = None,
+        refresh_token: Optional[Union[str, SecretStr]] = None,
+        scope: Optional[str] = None,
+        refresh_on: Optional[bool] = None,
+        continuous_refresh: Optional[bool] = None,
+        *,
+        timeout: TimeoutArg = None,
+        retry: Optional[RetryPolicy] = None,
+    ) -> OauthAccessTokenResponse:
+        r"""Generate OAuth access token
+
+        Generate a new OAuth access token using an authorization code; or refresh an existing one using a continuous refresh token.
+        
+        Follow the complete steps for <a href='/docs/getting-started/set-up-authentication-and-authorization/' target='blank'>requesting and refreshing tokens</a>.
+        
+        <strong>Note:</strong> If your app was created <strong>before September 25, 2025</strong>, make sure to set the <code>continuous_refresh</code> parameter to <code>true</code> to use the continuous refresh token (60-day expiration, refreshable indefinitely). Pinterest no longer supports the legacy refresh token (365-day expiration, hard limit).
+        
+        Disregard this note if your app was activated on or after September 25, 2025. You are automatically using the continuous refresh token.
+        
+        Use <a href='/docs/developer-tools/token-debugger/' target='blank'>Token Debugger</a> to validate and inspect your access token.
+
+        :param grant_type: (required) One of the `GrantType` values (a member or its str).
+        :param code: Required when grant_type is authorization_code. A secret: str or pydantic SecretStr; never logged.
+        :param redirect_uri: Required when grant_type is authorization_code.
+        :param refresh_token: Required when grant_type is refresh_token. A secret: str or pydantic SecretStr; never logged.
+        :param scope: Required when grant_type is client_credentials.
+        :param refresh_on: Deprecated (described upstream in 5.12-5.14; use continuous_refresh). With grant_type refresh_token, true asked for a new refresh token in the response (response_type everlasting_refresh).
+        :param continuous_refresh: Set to true to receive a continuous refresh token (60-day expiration, refreshable indefinitely). Apps created before September 25, 2025 must send true; apps created on or after that date get continuous refresh tokens without it.
+        :param timeout: this call's `Timeouts`, seconds (the whole call), (connect, read) or
+            (connect, read, total); default: the Configuration's.
+        :param retry: this call's `RetryPolicy` (`RetryPolicy(max_attempts=1)` disables retries);
+            default: the Configuration's.
+        :return: the `OauthAccessTokenResponse` parsed from the 2xx answer.
+        :raises ApiValueError, ApiTypeError: bad arguments (nothing is sent).
+        :raises OpenApiException: every other failure, as a subclass from `pinterest_oauth.lib.errors`.
+        """
+        form, secrets = _oauth_token_form(grant_type, code, redirect_uri, refresh_token, scope, refresh_on, continuous_refresh)
+        result = await self.api_client.call_operation(
+            _oauth_token_operation, form, secrets, timeout=timeout, retry=retry
+        )
+        return result.data  # type: ignore[no-any-return]
+
+    async def oauth_token_with_http_info(
+        self,
+        grant_type: Union[GrantType, str],
+        code: Optional[Union[str, SecretStr]] = None,
+        redirect_uri: Optional[str] = None,
+        refresh_token: Optional[Union[str, SecretStr]] = None,
+        scope: Optional[str] = None,
+        refresh_on: Optional[bool] = None,
+        continuous_refresh: Optional[bool] = None,
+        *,
+        timeout: TimeoutArg = None,
+        retry: Optional[RetryPolicy] = None,
+    ) -> ApiResponse[OauthAccessTokenResponse]:
+        """Like `oauth_token`, but returns an `ApiResponse` (as `OauthApi.oauth_token_with_http_info`)."""
+        form, secrets = _oauth_token_form(grant_type, code, redirect_uri, refresh_token, scope, refresh_on, continuous_refresh)
+        return await self.api_client.call_operation(  # type: ignore[no-any-return]
             _oauth_token_operation, form, secrets, timeout=timeout, retry=retry,
             with_http_info=True,
         )

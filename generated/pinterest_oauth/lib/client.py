@@ -10,11 +10,9 @@ own exceptions (see `errors`).
 
 from __future__ import annotations
 
-import base64
 import platform
 import threading
 from typing import Any, ClassVar, Optional, Sequence, Union
-from urllib.parse import urlencode
 
 from pydantic import SecretStr
 
@@ -22,7 +20,8 @@ from pinterest_oauth import __version__
 from pinterest_oauth.api_client import ApiClient as _GeneratedApiClient
 from pinterest_oauth.configuration import Configuration as _GeneratedConfiguration
 from pinterest_oauth.exceptions import ApiTypeError, ApiValueError
-from pinterest_oauth.lib import errors, redact, responses, transport
+from pinterest_oauth.lib import errors, redact, transport
+from pinterest_oauth.lib.calls import OperationCalls
 from pinterest_oauth.lib.operations import Operation
 from pinterest_oauth.lib.transport import RetryPolicy, TimeoutArg, Timeouts, coerce_timeouts
 
@@ -190,7 +189,7 @@ def one_timeout(timeout: TimeoutArg, timeouts: TimeoutArg, where: str) -> Timeou
     return timeout if timeout is not None else timeouts
 
 
-class ApiClient(_GeneratedApiClient):
+class ApiClient(OperationCalls, _GeneratedApiClient):
     """The generated ApiClient, with connections that never print headers or bodies.
 
     Thread-safe: share one instance between threads (its urllib3 pool keeps up to
@@ -208,7 +207,6 @@ class ApiClient(_GeneratedApiClient):
             raise ApiTypeError("pinterest_oauth.ApiClient needs a pinterest_oauth.Configuration")
         super().__init__(configuration, *args, **kwargs)
         self.user_agent = USER_AGENT
-        self._credentials: tuple[Any, Any, str] = (None, None, "")
         transport.silence_http_client_debug(self.rest_client.pool_manager)
 
     @classmethod
@@ -246,82 +244,15 @@ class ApiClient(_GeneratedApiClient):
         the spec gives the 2xx status. Every failure raises a `pinterest_oauth.lib.errors`
         class. `secrets` are the call's secret argument values, scrubbed from every text.
         """
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise ApiTypeError("retry must be a RetryPolicy")
-        config = self.configuration
-        url = config.host.rstrip("/") + operation.path
-        shown_url = transport.check_secure_url(url, config.allow_insecure_http)
-        headers: dict[str, str] = {}
-        credentials = self._authenticate(operation, headers)
-        if operation.content_type:
-            headers["Content-Type"] = operation.content_type
-        if operation.accept:
-            headers["Accept"] = operation.accept
-        for name, value in self.default_headers.items():  # User-Agent, and any set_default_header
-            headers.setdefault(name, value)
-        if self.cookie:
-            headers.setdefault("Cookie", self.cookie)
-        all_secrets = (config.password, credentials, *secrets)
+        call = self.prepare(operation, form, secrets, timeout, retry)
         try:
             answer = transport.send(
-                self.rest_client.pool_manager,
-                url,
-                urlencode(form).encode("ascii"),
-                headers,
-                form,
-                coerce_timeouts(timeout, config.timeouts),
-                retry if retry is not None else config.retry,
-                all_secrets,
-                shown_url,
-                max_body=config.max_response_bytes,
+                self.rest_client.pool_manager, call.url, call.body, call.headers, call.form,
+                call.timeouts, call.retry, call.secrets, call.shown_url, max_body=call.max_body,
             )
         except transport.BodyDecodeError as exc:
-            undecodable = "the body could not be decoded (bad Content-Encoding)"
-            if 200 <= exc.status <= 299:
-                raise errors.InvalidResponseError(undecodable, status=exc.status) from None
-            raise errors.error_class_for(exc.status)(status=exc.status, summary=undecodable) from None
-        model = operation.response_model(answer.status)
-        if not 200 <= answer.status <= 299:
-            error = responses.http_error(answer, model, all_secrets)
-            error.url = shown_url
-            raise error
-        data = responses.parse_success(answer, model, all_secrets)
-        if not with_http_info:
-            return _Result(data)
-        from pinterest_oauth.api_response import ApiResponse
-
-        return ApiResponse(
-            status_code=answer.status,
-            headers=redact.redact_headers(answer.headers),
-            data=data,
-            raw_data=b"",
-        )
-
-    def _authenticate(self, operation: Operation, headers: dict[str, str]) -> Optional[str]:
-        """Add the operation's credentials to `headers`; return the secret value added."""
-        for name, kind in operation.auth:
-            if kind != "basic":
-                raise ApiValueError(f"{operation.name}: security scheme {name} ({kind}) is not supported")
-            credentials = self._basic_credentials()
-            headers["Authorization"] = "Basic " + credentials
-            return credentials
-        return None
-
-    def _basic_credentials(self) -> str:
-        """base64(username:password) in UTF-8 (RFC 7617), cached per credential pair."""
-        config = self.configuration
-        username, password, encoded = self._credentials
-        if username == config.username and password == config.password and encoded:
-            return encoded
-        if not config.username or not config.password:
-            raise ApiValueError("Configuration needs username (app id) and password (app secret): "
-                                "Configuration.for_app(client_id, client_secret)")
-        if not isinstance(config.username, str) or not isinstance(config.password, str):
-            raise ApiTypeError("Configuration username and password must be str")
-        raw = f"{config.username}:{config.password}".encode("utf-8")
-        encoded = base64.b64encode(raw).decode("ascii")
-        self._credentials = (config.username, config.password, encoded)
-        return encoded
+            raise self.undecodable(exc) from None
+        return self.finish(operation, answer, call, with_http_info)
 
     def close(self) -> None:
         """Close pooled connections (the client stays usable: later calls reconnect)."""
@@ -333,13 +264,3 @@ class ApiClient(_GeneratedApiClient):
     def __repr__(self) -> str:
         return f"ApiClient({self.configuration!r})"
 
-
-
-
-class _Result:
-    """`call_operation`'s answer when the caller wants only the model (no ApiResponse built)."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: Any) -> None:
-        self.data = data
