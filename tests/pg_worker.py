@@ -3,8 +3,9 @@
     python pg_worker.py '<json config>'
 
 Threads share one TokenSession and ask for an access token in a loop for `seconds`. Prints one
-JSON object: for each access token handed out, the first and last time (time.time()) it was
-handed out, and the exceptions seen (type -> count, type -> last message). With `step` and
+JSON object: when its threads started (`started`, time.time(), after the imports), for each
+access token handed out the first and last time it was handed out, and the exceptions seen
+(type -> count, type -> last message). With `step` and
 `action`, the store's test hook kills (SIGKILL) or stops (SIGSTOP) this process the first time
 it reaches that step, before the thread that reached it runs one more instruction.
 """
@@ -47,6 +48,7 @@ handed: dict[str, list[float]] = {}
 errors: Counter[str] = Counter()
 messages: dict[str, str] = {}
 lock = threading.Lock()
+started = time.time()
 end = time.monotonic() + cfg["seconds"]
 
 
@@ -72,4 +74,5 @@ for thread in threads:
     thread.start()
 for thread in threads:
     thread.join()
-print(json.dumps({"handed": handed, "errors": errors, "messages": messages, "pid": os.getpid()}))
+print(json.dumps({"handed": handed, "errors": errors, "messages": messages, "pid": os.getpid(),
+                  "started": started}))
