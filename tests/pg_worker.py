@@ -3,10 +3,11 @@
     python pg_worker.py '<json config>'
 
 Threads share one TokenSession and ask for an access token in a loop for `seconds`. Prints one
-JSON object: for each access token handed out, the first and last time (time.time()) it was
-handed out, and the exceptions seen (type -> count, type -> last message). With `step` and
+JSON object: when its threads started (`started`, time.time(), after the imports), for each
+access token handed out the first and last time it was handed out, and the exceptions seen
+(type -> count, type -> last message). With `step` and
 `action`, the store's test hook kills (SIGKILL) or stops (SIGSTOP) this process the first time
-it reaches that step.
+it reaches that step, before the thread that reached it runs one more instruction.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ class Store(PostgresTokenStore):
     def _step(self, step: str) -> None:
         if step == cfg.get("step") and not done.is_set():
             done.set()
-            os.kill(os.getpid(), signal.SIGKILL if cfg.get("action") == "kill" else signal.SIGSTOP)
+            # Sent to this thread, not to the process: the kernel delivers a process-directed
+            # SIGSTOP to the main thread (idle in join()), and until that thread is scheduled and
+            # starts the group stop this one runs on (on a loaded machine long enough to send
+            # the request or commit the save the test stops it before). A thread-directed signal
+            # is handled by this thread itself on its way back from the system call.
+            signal.pthread_kill(threading.get_ident(),
+                                signal.SIGKILL if cfg.get("action") == "kill" else signal.SIGSTOP)
 
 
 store = Store(cfg["conninfo"], cfg["key"], table=cfg["table"], lease_seconds=cfg["lease"],
@@ -41,6 +48,7 @@ handed: dict[str, list[float]] = {}
 errors: Counter[str] = Counter()
 messages: dict[str, str] = {}
 lock = threading.Lock()
+started = time.time()
 end = time.monotonic() + cfg["seconds"]
 
 
@@ -66,4 +74,5 @@ for thread in threads:
     thread.start()
 for thread in threads:
     thread.join()
-print(json.dumps({"handed": handed, "errors": errors, "messages": messages, "pid": os.getpid()}))
+print(json.dumps({"handed": handed, "errors": errors, "messages": messages, "pid": os.getpid(),
+                  "started": started}))
