@@ -50,15 +50,34 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _traversable(path: Path) -> bool:
+    """True when every directory from / to `path` lets other users pass (o+x)."""
+    path = path.resolve()
+    return all(os.stat(p).st_mode & 0o001 for p in (path, *path.parents))
+
+
+def _base_dir(as_other_user: bool) -> Optional[str]:
+    """Where the server's directory goes: the usual temp dir, unless the server runs as another
+    user who could not reach it (pytest's private tmp_path set as TMPDIR, as the bare-clone test
+    does); then the first shared temp dir that user can reach."""
+    default = Path(tempfile.gettempdir())
+    if not as_other_user or _traversable(default):
+        return None
+    for candidate in ("/tmp", "/var/tmp", "/dev/shm"):
+        if Path(candidate).is_dir() and _traversable(Path(candidate)) and os.access(candidate, os.W_OK):
+            return candidate
+    raise RuntimeError(f"no temp directory that an unprivileged server could reach ({default} is private)")
+
+
 class PostgresServer:
     """`start()`, then `conninfo`; `restart()`; `stop()` removes everything."""
 
     def __init__(self, bin_dir: Optional[Path] = None) -> None:
         self.bin_dir = bin_dir or find_bin_dir()
-        self.root = Path(tempfile.mkdtemp(prefix="pinterest-oauth-pg-"))
+        self.user: Optional[pwd.struct_passwd] = pwd.getpwnam("nobody") if os.geteuid() == 0 else None
+        self.root = Path(tempfile.mkdtemp(prefix="pinterest-oauth-pg-", dir=_base_dir(self.user is not None)))
         self.data = self.root / "data"
         self.port = free_port()
-        self.user: Optional[pwd.struct_passwd] = pwd.getpwnam("nobody") if os.geteuid() == 0 else None
         if self.user is not None:
             os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
             os.chmod(self.root, 0o700)
