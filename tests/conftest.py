@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 from hypothesis import settings
@@ -51,11 +51,41 @@ def postgres() -> Iterator["PostgresServer"]:
     Starting it is never skipped: if it fails, the tests that need it fail."""
     from pgserver import PostgresServer
 
+    _track_postgres_stores()
     server = PostgresServer().start()
     try:
         yield server
     finally:
         server.stop()
+
+
+_OPEN_STORES: list[Any] = []  # strong references: a store dropped mid-test is closed at its end
+
+
+def _track_postgres_stores() -> None:
+    """Remember every PostgresTokenStore the tests make, so that each test's stores are closed
+    when it ends: an open psycopg connection collected later warns (ResourceWarning) inside
+    whichever test runs then, and the async tests turn warnings into errors."""
+    from pinterest_oauth.lib import postgres_store
+
+    cls = postgres_store.PostgresTokenStore
+    if getattr(cls.__init__, "_tracked", False):
+        return
+    original = cls.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        _OPEN_STORES.append(self)
+
+    init._tracked = True  # type: ignore[attr-defined]
+    cls.__init__ = init  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _close_postgres_stores() -> Iterator[None]:
+    yield
+    while _OPEN_STORES:
+        _OPEN_STORES.pop().close()
 
 
 @pytest.fixture
