@@ -95,11 +95,17 @@ TARGETS = {t.name: t for t in [
                       "tests/test_session_single_flight.py")),
     Target("session", ("tests/test_session_details.py", "tests/test_session.py", "tests/test_session_single_flight.py",
                        "tests/test_session_retry_after.py", "tests/test_readme_examples.py")),
+    Target("operations", ("tests/test_operations.py", "tests/test_generated_client.py", "tests/test_errors.py",
+                          "tests/test_contract.py")),
     Target("generate", ("tests/test_generate_script.py",), runtime=False),
     Target("sync_spec", ("tests/test_sync_spec.py",), runtime=False),
 ]}
 #: Owned modules not mutated yet, and why (listed in the report).
-PENDING = {"client": "being replaced by the generated OauthApi with an ApiClient subclass; mutate it after that lands"}
+PENDING = {
+    name: "added after the last full run: its test selection is still to be chosen"
+    for name in ("client", "calls", "responses", "aio_transport", "aio_client", "aio_session",
+                 "postgres_store", "authorize", "cli", "loopback", "model_base")
+}
 
 
 def installed_lib() -> Path:

@@ -56,12 +56,15 @@ class Operation:
 
     def response_model(self, status: int) -> Any:
         """The model class for a body with this status (exact code first, then "default")."""
-        name = self.responses.get(str(status), self.responses.get(f"{status // 100}XX"))
-        if name is None:
-            if 200 <= status <= 299:  # an undeclared 2xx still answers with the operation's result
-                name = next((v for k, v in self.responses.items() if k.startswith("2") and v), None)
-            else:
-                name = self.responses.get("default")
+        exact, status_range = str(status), f"{status // 100}XX"
+        if exact in self.responses:  # declared, perhaps without a body (None)
+            name = self.responses[exact]
+        elif status_range in self.responses:
+            name = self.responses[status_range]
+        elif 200 <= status <= 299:  # an undeclared 2xx still answers with the operation's result
+            name = next((v for k, v in self.responses.items() if k.startswith("2") and v), None)
+        else:
+            name = self.responses.get("default")
         if name is None:
             return None
         model = _MODELS.get(name)
