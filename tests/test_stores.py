@@ -119,8 +119,8 @@ def test_lock_is_reentrant_in_a_thread(tmp_path: Path) -> None:
         pass
 
 
-@pytest.mark.parametrize("shared", [True, False], ids=["one instance", "an instance per thread"])
-def test_lock_excludes_threads(tmp_path: Path, shared: bool) -> None:
+@pytest.mark.parametrize("one_instance", [True, False], ids=["one instance", "an instance per thread"])
+def test_lock_excludes_threads(tmp_path: Path, one_instance: bool) -> None:
     path = tmp_path / "token.json"
     one = FileTokenStore(path)
     occupancy = Occupancy()
@@ -128,7 +128,7 @@ def test_lock_excludes_threads(tmp_path: Path, shared: bool) -> None:
     start = threading.Barrier(threads_n)
 
     def work() -> None:
-        store = one if shared else FileTokenStore(path)
+        store = one if one_instance else FileTokenStore(path)
         start.wait(10)
         for _ in range(rounds):
             with store.lock():
