@@ -103,8 +103,8 @@ class AsyncBridge:
 
 @pytest.fixture(scope="module", autouse=True)
 def garbage_collected_at_module_end() -> Iterator[None]:
-    """Import into an async test module: a full collection after its last test, so that an
-    unclosed socket, transport or client warns (ResourceWarning) inside the module's tests,
-    where warnings are errors. (A full collection per test would cost ~80 ms each.)"""
+    """For a test module run without tests/conftest.py (which does this for every module): a
+    full collection after its last test, so that an unclosed socket, transport or client warns
+    (ResourceWarning) inside the module, where warnings are errors."""
     yield
     gc.collect()

@@ -164,6 +164,8 @@ class Login:
         out = self.proc.stdout.read()
         self.proc.stdout.close()
         self.reader.join(timeout=10)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()  # the reader saw its end: a pipe left to the collector warns later
         err = "".join(self.stderr)
         check_secrets(out, err)
         return code, out, err

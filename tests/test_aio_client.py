@@ -28,7 +28,6 @@ from pinterest_oauth import (
 )
 from pinterest_oauth.aio import AsyncApiClient, AsyncOauthApi
 
-from aio_kit import garbage_collected_at_module_end  # noqa: E402,F401 (autouse)
 
 pytestmark = pytest.mark.filterwarnings("error")
 

@@ -17,7 +17,6 @@ from test_contract import RECORDING_FILES, Recording, check_replay, load_recordi
 from pinterest_oauth import Configuration, OpenApiException, RetryPolicy
 from pinterest_oauth.aio import AsyncApiClient, AsyncOauthApi
 
-from aio_kit import garbage_collected_at_module_end  # noqa: E402,F401 (autouse)
 
 pytestmark = pytest.mark.filterwarnings("error")
 

@@ -22,7 +22,7 @@ import test_https_only
 import test_retries_timeouts
 import test_secrets
 import test_credentials_change
-from aio_kit import AsyncBridge, garbage_collected_at_module_end  # noqa: F401 (autouse)
+from aio_kit import AsyncBridge
 from test_retries_timeouts import unanswered_port  # noqa: F401  (fixtures the mirrored tests use)
 from test_secrets import restore_logging, scripted_server  # noqa: F401
 

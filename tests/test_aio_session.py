@@ -22,7 +22,7 @@ import pytest
 
 import test_session
 import test_session_retry_after
-from aio_kit import AsyncBridge, garbage_collected_at_module_end  # noqa: F401 (autouse)
+from aio_kit import AsyncBridge
 from conftest import CLIENT_ID, CLIENT_SECRET
 from fakes import A1, A2, ACCESS_LIFE, R1, R2, T0, Clock, form, make_token, ok, token_body
 from localserver import Reply, Seen, TokenServer

@@ -68,7 +68,7 @@ class Fleet:
         return json.loads(out)  # type: ignore[no-any-return]
 
     def row(self) -> dict[str, Any]:
-        with psycopg.connect(self.conninfo) as conn:
+        with psycopg.connect(self.postgres.conninfo) as conn:  # directly, never through a test's proxy
             cur = conn.execute(f'SELECT * FROM "{self.table}" WHERE key = %s', ("app",))
             names = [d.name for d in cur.description or []]
             found = cur.fetchone()
@@ -88,10 +88,9 @@ class Fleet:
     def close(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
-                with_cont = proc.pid
-                os.kill(with_cont, signal.SIGCONT)
+                os.kill(proc.pid, signal.SIGCONT)
                 proc.kill()
-                proc.communicate(timeout=10)
+            proc.communicate(timeout=10)  # also closes the pipes of a worker a test killed
         self.server.stop()
 
 
@@ -241,16 +240,20 @@ def test_a_stalled_machine_cannot_overwrite_a_reauthorization(make_fleet: Any) -
 
 
 class TcpProxy:
-    """127.0.0.1 forwarder to the database; `cut()` drops every open connection."""
+    """127.0.0.1 forwarder to the database; `cut()` drops every open connection, `close()`
+    stops it: no connection accepted after that, every socket closed, every thread ended."""
 
     def __init__(self, port: int) -> None:
         self.target = port
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.sockets: list[socket.socket] = []
+        self.threads: list[threading.Thread] = []
         self.lock = threading.Lock()
+        self.closed = False
         self.cuts = 0
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.acceptor = threading.Thread(target=self._accept, daemon=True)
+        self.acceptor.start()
 
     def _accept(self) -> None:
         while True:
@@ -258,11 +261,21 @@ class TcpProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(("127.0.0.1", self.target))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                client.close()
+                continue
             with self.lock:
+                if self.closed:
+                    client.close()
+                    upstream.close()
+                    return
                 self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+                for a, b in ((client, upstream), (upstream, client)):
+                    pump = threading.Thread(target=self._pump, args=(a, b), daemon=True)
+                    self.threads.append(pump)
+                    pump.start()
 
     @staticmethod
     def _pump(src: socket.socket, dst: socket.socket) -> None:
@@ -289,8 +302,18 @@ class TcpProxy:
             s.close()
 
     def close(self) -> None:
+        with self.lock:
+            self.closed = True
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (close alone does not)
+        except OSError:
+            pass
         self.listener.close()
+        self.acceptor.join(timeout=10)
         self.cut()
+        for pump in self.threads:
+            pump.join(timeout=10)
+        assert not self.acceptor.is_alive() and not any(t.is_alive() for t in self.threads)
 
 
 def test_the_database_connection_cut_during_every_refresh(make_fleet: Any, postgres: PostgresServer) -> None:

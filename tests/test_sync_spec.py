@@ -104,9 +104,10 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple
         out[version] = (path, Generation(path, tmp_path_factory.mktemp(f"gen-{version}")))
     yield out
     for _, generation in out.values():
-        if generation.proc is not None and generation.proc.poll() is None:
-            generation.proc.kill()
-            generation.proc.wait()
+        if generation.proc is not None:
+            if generation.proc.poll() is None:  # the quick tests never wait for it
+                generation.proc.kill()
+            generation.proc.communicate()  # reaps it and closes its pipe
 
 
 @pytest.fixture(scope="module")
