@@ -149,7 +149,7 @@ def prepare(target: Target, fresh: bool) -> Path:
     """The module's session, (re)built when its source, tests or operators changed."""
     WORK.mkdir(exist_ok=True)
     config, session, stamp = (WORK / f"{target.name}.{ext}" for ext in ("toml", "sqlite", "stamp"))
-    key = digest(target.source().read_text(), json.dumps(EXCLUDED_OPERATORS))
+    key = source_key(target.name)
     config.write_text(
         "[cosmic-ray]\n"
         f"module-path = {json.dumps(str(target.mutated_file()))}\n"
@@ -310,7 +310,8 @@ def explanation(module: str, row: dict[str, Any], equivalents: list[dict[str, An
 
 
 def source_key(name: str) -> str:
-    return digest(TARGETS[name].source().read_text())
+    """What a session was built from: the module's source and the operator set."""
+    return digest(TARGETS[name].source().read_text(), json.dumps(EXCLUDED_OPERATORS))
 
 
 def load_results() -> dict[str, Any]:
@@ -320,12 +321,12 @@ def load_results() -> dict[str, Any]:
 def recorded(name: str, saved: dict[str, Any]) -> Optional[dict[str, Any]]:
     """The module's results: from its session when there is one (and saved for later), else the
     checked-in record of the last session; None if it never ran."""
-    session = WORK / f"{name}.sqlite"
-    if session.exists():
+    session, stamp = WORK / f"{name}.sqlite", WORK / f"{name}.stamp"
+    if session.exists() and stamp.exists():
         rows = results(session)
         saved[name] = {
             "measured": time.strftime("%Y-%m-%d", time.gmtime(session.stat().st_mtime)),
-            "source": source_key(name),
+            "source": stamp.read_text().strip(),
             "outcomes": {k: v for k, v in counts(session).items() if v},
             "survivors": [{"operator": r["operator"], "line": r["line"], "diff": r["diff"]}
                           for r in rows if outcome(r) == "survived"],
