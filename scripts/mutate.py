@@ -118,7 +118,8 @@ TARGETS = {t.name: t for t in [
     Target("cli", ("tests/test_cli.py", "tests/test_cli_login.py")),
     Target("postgres_store", ("tests/test_postgres_store.py", "tests/test_readme_examples.py")),
     Target("generate", ("tests/test_generate_script.py",), runtime=False),
-    Target("sync_spec", ("tests/test_sync_spec.py",), runtime=False),
+    Target("sync_spec", ("tests/test_sync_spec_canonical.py", "tests/test_sync_spec_io.py", "tests/test_sync_spec.py"),
+           runtime=False),
 ]}
 def installed_lib() -> Path:
     spec = importlib.util.find_spec("pinterest_oauth")
