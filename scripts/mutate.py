@@ -109,7 +109,7 @@ TARGETS = {t.name: t for t in [
     Target("responses", ("tests/test_contract.py", "tests/test_generated_client.py",
                          "tests/test_lossless_serialization.py", "tests/test_contract_mutations.py",
                          "tests/test_errors.py", "tests/test_bounded_calls.py")),
-    Target("model_base", ("tests/test_lossless_serialization.py", "tests/test_generated_client.py",
+    Target("model_base", ("tests/test_model_base.py", "tests/test_lossless_serialization.py", "tests/test_generated_client.py",
                           "tests/test_contract.py", "tests/test_tokens.py")),
     Target("aio_transport", ("tests/test_aio_client.py", "tests/test_aio_contract.py", "tests/test_aio_mirror.py")),
     Target("aio_client", ("tests/test_aio_client.py", "tests/test_aio_contract.py", "tests/test_aio_mirror.py")),
