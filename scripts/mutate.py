@@ -91,7 +91,7 @@ TARGETS = {t.name: t for t in [
                       "tests/test_tokens.py")),
     Target("transport", ("tests/test_transport_details.py", "tests/test_https_only.py", "tests/test_errors.py",
                          "tests/test_retries_timeouts.py", "tests/test_connections.py",
-                         "tests/test_credentials_change.py", "tests/test_secrets.py")),
+                         "tests/test_credentials_change.py", "tests/test_secrets.py", "tests/test_bounded_calls.py")),
     Target("tokens", ("tests/test_tokens.py", "tests/test_stores.py", "tests/test_session.py",
                       "tests/test_session_retry_after.py")),
     Target("stores", ("tests/test_store_durability.py", "tests/test_stores.py", "tests/test_session.py",
