@@ -304,9 +304,10 @@ def explanation(module: str, row: dict[str, Any], equivalents: list[dict[str, An
     with `equivalent: false` explains a known, accepted survivor that still counts against the score."""
     lines = (row["diff"] or "").splitlines()
     old = next((l[1:].strip() for l in lines if l.startswith("-") and not l.startswith("---")), "")
+    new = next((l[1:].strip() for l in lines if l.startswith("+") and not l.startswith("+++")), "")
     for entry in equivalents:
         if (entry["module"] == module and entry["operator"] == row["operator"].removeprefix("core/")
-                and entry["line"].strip() == old):
+                and entry["line"].strip() == old and entry.get("to", new).strip() == new):
             return bool(entry.get("equivalent", True)), entry["reason"]
     return None
 
