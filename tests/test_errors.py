@@ -410,3 +410,16 @@ def test_optional_constructor_arguments_are_keyword_only() -> None:
         ConnectionFailedError("could not connect", False)  # type: ignore[misc]
     with pytest.raises(TypeError):
         ServerError(500)  # type: ignore[misc]
+
+
+def test_exception_text_and_body_are_cut_at_their_documented_limits() -> None:
+    """The reason at 100 characters, the summary at 300 (MAX_TEXT_CHARS), `.body` at 4096
+    (MAX_BODY_CHARS, the README's number): kept whole at the limit, cut one past it."""
+    exact = PinterestApiError(status=400, reason="R" * 100, summary="s" * 300, body="b" * 4096)
+    assert str(exact) == "HTTP 400 " + "R" * 100 + ": " + "s" * 300
+    assert exact.body == "b" * 4096
+    over = PinterestApiError(status=400, reason="R" * 101, summary="s" * 301, body="b" * 4097)
+    assert str(over) == "HTTP 400 " + "R" * 97 + "...: " + "s" * 297 + "..."
+    assert over.body == "b" * 4096
+    assert str(PinterestApiError(status=503)) == "HTTP 503"
+    assert over.request_sent is True  # the server answered: it had the request

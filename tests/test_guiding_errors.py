@@ -124,7 +124,8 @@ def test_a_store_path_that_can_never_hold_the_file_fails_at_construction(tmp_pat
         FileTokenStore(afile / "token.json")
     with pytest.raises(TokenStoreError, match=f"{afile} is not a directory"):
         FileTokenStore(afile / "deeper" / "token.json")
-    with pytest.raises(TokenStoreError, match=f"{tmp_path} is a directory; give the path of a file in it"):
+    with pytest.raises(TokenStoreError, match=f"{tmp_path} is a directory; give the path of a file in it, "
+                                              f"e.g. {tmp_path}/token.json$"):
         FileTokenStore(tmp_path)
     assert FileTokenStore(tmp_path / "new" / "dir" / "token.json").load() is None  # created on first save
     assert afile.read_text() == "x"

@@ -72,6 +72,9 @@ def test_scrub_replaces_known_values_in_every_encoding_longest_first() -> None:
     # Values shorter than MIN_SCRUBBED_LENGTH are not searched for in free text (they would
     # mangle ordinary words); secret fields are still masked whole by name.
     assert scrub("id=abcdef.", ["abcdef"]) == "id=abcdef."
+    # The boundary: 8 characters (MIN_SCRUBBED_LENGTH) are scrubbed, 7 are not.
+    assert scrub("id=abcdefgh.", ["abcdefgh"]) == f"id={MASK}."
+    assert scrub("id=abcdefg.", ["abcdefg"]) == "id=abcdefg."
 
 
 def test_scrub_masks_token_shapes_it_was_never_told_about() -> None:

@@ -322,6 +322,8 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(email.utils.formatdate(now + 90, usegmt=True), now=lambda: now) == 90.0
     assert parse_retry_after(email.utils.formatdate(now - 90, usegmt=True), now=lambda: now) == 0.0
     assert parse_retry_after("9" * 400) == 1e9
+    assert parse_retry_after("0" * 20 + "7") == 7.0  # leading zeros do not hide the value
+    assert parse_retry_after("0") == 0.0 and parse_retry_after("000") == 0.0
     for bad in (None, "", "-1", "1.5", "٣", "Mon, 99 Foo 2025 xx", "Mon, 01 Jan 99999 00:00:00 GMT"):
         assert parse_retry_after(bad) is None
 

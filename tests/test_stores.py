@@ -376,3 +376,26 @@ def test_a_store_error_defaults_to_nothing_committed_and_no_token() -> None:
     assert (error.token, error.committed, str(error)) == (None, False, "cannot read")
     with pytest.raises(TypeError):
         TokenStoreError("x", OLD)  # type: ignore[misc]  # token= and committed= are keyword-only
+
+
+def test_a_write_ahead_record_is_a_frozen_value_that_names_its_token_by_digest() -> None:
+    import dataclasses
+    import hashlib
+
+    from pinterest_oauth import RefreshRecord
+
+    digest = hashlib.sha256(b"pinr_RECORDED").hexdigest()
+    record = RefreshRecord(refresh_token_sha256=digest, by="host:12:3:ab", at=T0)
+    assert record == RefreshRecord(digest, "host:12:3:ab", T0)
+    assert record.describe() == f"refresh token sha256:{digest[:12]}… sent by host:12:3:ab at 2025-10-09T08:53:20+00:00"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.by = "other"  # type: ignore[misc]
+
+
+def test_the_memory_stores_lease_records_a_reauthorization() -> None:
+    store = MemoryTokenStore(make_token("pina_A", "pinr_A"))
+    with store.lock() as lease:
+        assert lease is not None and lease.reauthorization is None
+        assert lease.require_reauthorization("revoked by the user") is True
+    with store.lock() as again:
+        assert again is not None and again.reauthorization == "revoked by the user"

@@ -141,3 +141,31 @@ def test_repr_says_whether_there_is_a_refresh_token() -> None:
 def test_the_send_time_is_keyword_only() -> None:
     with pytest.raises(TypeError):
         Token.from_response(response(token_body(ACCESS)), T0)  # type: ignore[misc]
+
+
+def test_json_text_round_trip_is_sorted_and_bad_text_is_a_value_error() -> None:
+    token = Token.from_response(response(token_body(ACCESS, REFRESH, plan="pro")), sent_at=T0)
+    text = token.to_json()
+    keys = list(json.loads(text))
+    assert keys == sorted(keys)  # a stable file: the same token always writes the same bytes
+    assert Token.from_json(text) == token
+    with pytest.raises(ValueError, match=r"^not JSON \(JSONDecodeError at position 1\)$"):
+        Token.from_json("{{" + ACCESS)
+
+
+def test_a_field_a_newer_spec_declares_is_kept_in_additional_properties() -> None:
+    """A regenerated model may declare a field `Token` has no attribute for: its value is kept
+    (a secret unwrapped, so the store can write it), an absent one adds nothing."""
+    from typing import Optional
+
+    class Newer(OauthAccessTokenResponse):
+        team_id: Optional[str] = None
+        id_token: Optional[SecretStr] = None
+        never_sent: Optional[int] = None
+
+    body = json.loads(token_body(ACCESS, REFRESH, plan="pro"))
+    newer = Newer.model_validate({**body, "team_id": "T1", "id_token": SecretStr("TESTIDTOKEN0002")})
+    newer.additional_properties = {"plan": "pro"}
+    token = Token.from_response(newer, sent_at=T0)
+    assert dict(token.additional_properties) == {"plan": "pro", "team_id": "T1", "id_token": "TESTIDTOKEN0002"}
+    assert token.access_token.get_secret_value() == ACCESS and token.scope == "boards:read,pins:read"

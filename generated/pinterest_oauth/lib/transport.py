@@ -201,7 +201,8 @@ def parse_retry_after(value: Optional[str], now: Callable[[], float] = time.time
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():
-        return float(min(int(value[:12]), 10**9))
+        digits = value.lstrip("0")  # a bounded prefix of the significant digits: huge values clamp
+        return float(min(int(digits[:12] or "0"), 10**9))
     try:
         when = email.utils.parsedate_to_datetime(value)
         if when is None or when.tzinfo is None:
