@@ -105,7 +105,7 @@ TARGETS = {t.name: t for t in [
                       "tests/test_bounded_calls.py", "tests/test_lossless_serialization.py")),
     Target("calls", ("tests/test_generated_client.py", "tests/test_operations.py", "tests/test_contract.py",
                      "tests/test_guiding_errors.py", "tests/test_aio_contract.py")),
-    Target("responses", ("tests/test_contract.py", "tests/test_generated_client.py",
+    Target("responses", ("tests/test_responses.py", "tests/test_contract.py", "tests/test_generated_client.py",
                          "tests/test_lossless_serialization.py", "tests/test_contract_mutations.py",
                          "tests/test_errors.py", "tests/test_bounded_calls.py")),
     Target("model_base", ("tests/test_lossless_serialization.py", "tests/test_generated_client.py",
