@@ -224,6 +224,32 @@ def test_garbage_content_encoding(token_server: TokenServer) -> None:
         refresh(make_api(token_server))
 
 
+@pytest.mark.parametrize(("status", "error"), [(200, InvalidResponseError), (299, InvalidResponseError),
+                                              (300, UnexpectedStatusError), (400, BadRequestError)])
+def test_an_undecodable_body_raises_the_statuss_own_error(token_server: TokenServer, status: int,
+                                                          error: type[Exception]) -> None:
+    token_server.enqueue(Reply(status=status, headers=[("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
+                               body=b"not gzip at all"))
+    with pytest.raises(error) as info:
+        refresh(make_api(token_server))
+    assert type(info.value) is error and info.value.status == status  # type: ignore[attr-defined]
+    assert "the body could not be decoded (bad Content-Encoding)" in str(info.value)
+
+
+@pytest.mark.parametrize("status", [200, 299])
+def test_every_2xx_status_is_a_success(token_server: TokenServer, status: int) -> None:
+    token_server.enqueue(Reply(status=status, headers=[("Content-Type", "application/json")], body=token_json()))
+    assert refresh(make_api(token_server)).access_token.get_secret_value() == ACCESS
+
+
+def test_a_3xx_status_is_an_error_not_a_redirect(token_server: TokenServer) -> None:
+    token_server.enqueue(Reply(status=300, headers=[("Content-Type", "application/json"), ("Location", "/elsewhere")],
+                               body=b'{"code": 1, "message": "choose"}'))
+    with pytest.raises(UnexpectedStatusError) as info:
+        refresh(make_api(token_server))
+    assert info.value.status == 300 and info.value.code == 1 and len(token_server.requests) == 1
+
+
 def test_gzip_answer_is_decoded(token_server: TokenServer) -> None:
     token_server.enqueue(Reply(status=200, headers=[("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
                                body=gzip.compress(token_json())))
