@@ -102,7 +102,7 @@ TARGETS = {t.name: t for t in [
                           "tests/test_contract.py")),
     Target("client", ("tests/test_generated_client.py", "tests/test_contract.py", "tests/test_credentials_change.py",
                       "tests/test_https_only.py", "tests/test_guiding_errors.py", "tests/test_errors.py",
-                      "tests/test_bounded_calls.py", "tests/test_lossless_serialization.py")),
+                      "tests/test_bounded_calls.py", "tests/test_lossless_serialization.py", "tests/test_secrets.py")),
     Target("calls", ("tests/test_generated_client.py", "tests/test_operations.py", "tests/test_errors.py",
                      "tests/test_credentials_change.py", "tests/test_contract.py", "tests/test_guiding_errors.py",
                      "tests/test_retries_timeouts.py", "tests/test_aio_contract.py")),
