@@ -25,6 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -314,6 +315,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def download_name(url: str) -> str:
+    """The downloaded copy's file name: fixed (a URL's last segment may be '..' or too long for a
+    file name), only its suffix taken from the URL, which tells JSON from YAML."""
+    return "upstream.json" if urlsplit(url).path.endswith(".json") else "upstream.yaml"
+
+
 def run_from(args: argparse.Namespace) -> int:
     """Run on a local path, or on a URL downloaded into a temporary directory removed afterwards."""
     source = str(args.upstream)
@@ -321,8 +328,7 @@ def run_from(args: argparse.Namespace) -> int:
         args.upstream = Path(source)
         return run(args)
     with tempfile.TemporaryDirectory(prefix="sync-spec-") as tmp:
-        name = Path(source.split("?", 1)[0].rstrip("/")).name or "upstream.yaml"
-        args.upstream = Path(tmp) / name
+        args.upstream = Path(tmp) / download_name(source)
         size, digest = download_to(source, args.upstream)
         print(f"downloaded {source} ({size} bytes, sha256 {digest})")
         return run(args)

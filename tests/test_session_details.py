@@ -174,7 +174,8 @@ def test_a_store_error_from_a_custom_store_is_raised_as_it_is(token_server: Toke
     token_server.enqueue(ok(token_body(A1, R1, response_type="authorization_code")))
     with pytest.raises(TokenStoreError) as info:
         session.exchange_code(CODE, REDIRECT_URI)
-    assert info.value is own
+    assert info.value is own and str(own) == "disk full"
+    assert own.token is not None and own.token.access_token.get_secret_value() == A1  # the token it could not save
 
 
 def test_a_transient_failure_logs_how_long_the_token_stays_valid(token_server: TokenServer,
@@ -185,3 +186,73 @@ def test_a_transient_failure_logs_how_long_the_token_stays_valid(token_server: T
         assert session.access_token() == A1
     assert ("refreshing the access token failed (ServerError); the current one is valid for 200 more seconds, "
             "retrying in 30 seconds") in caplog.text
+
+
+class Unreadable(MemoryTokenStore):
+    """A store whose data cannot be read until a save replaces it; its next `failing_saves`
+    saves fail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unreadable = True
+        self.failing_saves = 0
+
+    def load(self) -> Optional[Token]:
+        if self.unreadable:
+            raise TokenStoreError("the stored data is unreadable")
+        return super().load()
+
+    def save(self, token: Token) -> None:
+        if self.failing_saves:
+            self.failing_saves -= 1
+            raise RuntimeError("database is down")
+        super().save(token)
+        self.unreadable = False
+
+
+def test_an_exchanged_token_replaces_an_unreadable_one(token_server: TokenServer) -> None:
+    store = Unreadable()
+    session = session_for(token_server, store, Clock())
+    token_server.enqueue(ok(token_body(A1, R1, response_type="authorization_code")))
+    assert session.exchange_code(CODE, REDIRECT_URI).access_token.get_secret_value() == A1
+    saved = store.load()
+    assert saved is not None and saved.access_token.get_secret_value() == A1
+
+
+def test_an_exchanged_token_whose_save_failed_still_replaces_an_unreadable_one(token_server: TokenServer) -> None:
+    """Unreadable when the save failed and still unreadable on the next call: the next call saves
+    the new token over it (nothing readable is lost) and hands it out, without a request."""
+    store = Unreadable()
+    store.failing_saves = 1
+    session = session_for(token_server, store, Clock())
+    token_server.enqueue(ok(token_body(A1, R1, response_type="authorization_code")))
+    with pytest.raises(TokenStoreError, match="could not save the new token") as info:
+        session.exchange_code(CODE, REDIRECT_URI)
+    assert info.value.token is not None and info.value.token.access_token.get_secret_value() == A1
+    assert store.unreadable
+    assert session.access_token() == A1
+    saved = store.load()
+    assert saved is not None and saved.access_token.get_secret_value() == A1
+    assert len(token_server.requests) == 1  # the exchange only
+
+
+def test_a_store_unreadable_after_a_failed_save_of_a_refresh_is_an_error_until_it_is_readable(
+        token_server: TokenServer) -> None:
+    """The failed save replaced a token that was readable: an unreadable store is not
+    overwritten (the error is raised), and once readable again the new token is saved."""
+    store = Unreadable()
+    store.save(make_token(A1, R1))
+    clock = Clock(T0 + ACCESS_LIFE)
+    session = session_for(token_server, store, clock)
+    store.failing_saves = 1
+    token_server.enqueue(ok(token_body(A2, R2)))
+    with pytest.raises(TokenStoreError, match="could not save the refreshed token"):
+        session.access_token()
+    store.unreadable = True
+    with pytest.raises(TokenStoreError, match="^the stored data is unreadable$"):
+        session.access_token()
+    store.unreadable = False
+    assert session.access_token() == A2
+    saved = store.load()
+    assert saved is not None and saved.access_token.get_secret_value() == A2
+    assert len(token_server.requests) == 1

@@ -76,10 +76,10 @@ def load(path: Path) -> Any:
 class Generation:
     """A generator run started in the background as soon as its fragment exists."""
 
-    def __init__(self, fragment: Path, target: Path) -> None:
+    def __init__(self, fragment: Path, target: Path, wanted: bool) -> None:
         self.target = target
         self.proc: Optional[subprocess.Popen[str]] = None
-        if not GENERATOR.exists():  # e.g. `make test-python`: only the tests that generate need it
+        if not wanted or not GENERATOR.exists():  # e.g. `make test-python`: only the tests that generate need it
             return
         env = {**os.environ, "JAVA_OPTS": "-XX:TieredStopAtLevel=1"}  # faster JVM start; same output
         self.proc = subprocess.Popen(
@@ -95,13 +95,16 @@ class Generation:
 
 
 @pytest.fixture(scope="module")
-def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[Path, Generation]]]:
-    """openapi.yaml synced from each upstream version, and its client generation (in the background)."""
+def synced(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[Path, Generation]]]:
+    """openapi.yaml synced from each upstream version, and its client generation (in the background,
+    only if a selected test uses it: `-m "not slow"` starts no JVM)."""
+    wanted = any("generated" in getattr(item, "fixturenames", ()) for item in request.session.items)
     out = {}
     for version in VERSIONS:
         path = tmp_path_factory.mktemp(f"sync-{version}") / "openapi.yaml"
         assert sync_spec.main(["--upstream", str(upstream(version)), "--output", str(path)]) == 0
-        out[version] = (path, Generation(path, tmp_path_factory.mktemp(f"gen-{version}")))
+        out[version] = (path, Generation(path, tmp_path_factory.mktemp(f"gen-{version}"), wanted))
     yield out
     for _, generation in out.values():
         if generation.proc is not None:

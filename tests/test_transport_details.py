@@ -15,7 +15,8 @@ from localserver import Reply, TokenServer
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, SSLError
 
 from pinterest_oauth import (
-    ApiClient, Configuration, ConnectionFailedError, OauthApi, RateLimitError, RetryPolicy, Timeouts,
+    ApiClient, Configuration, ConnectionFailedError, OauthApi, RateLimitError, RequestTimeoutError, RetryPolicy,
+    Timeouts,
 )
 from pinterest_oauth.lib import transport
 
@@ -180,3 +181,10 @@ def test_urllib3_header_warning_keeps_the_url_and_hides_the_headers(caplog: pyte
     [record] = caplog.records
     assert record.getMessage() == ("Failed to parse headers (url=http://127.0.0.1:1/v5/oauth/token): "
                                    "malformed response headers (content hidden)")
+
+
+def test_no_free_pooled_connection_in_time_means_the_request_was_never_sent() -> None:
+    """What the async transport raises on httpx2's PoolTimeout (the wording is shared)."""
+    exc = transport.failure("pool_timeout", TimeoutError(), "https://api.pinterest.com/v5/oauth/token")
+    assert isinstance(exc, RequestTimeoutError) and exc.request_sent is False
+    assert str(exc) == "timed out waiting for a free connection to https://api.pinterest.com/v5/oauth/token"
