@@ -9,7 +9,7 @@ import pytest
 from conftest import CLIENT_ID, CLIENT_SECRET
 from fakes import ok
 from localserver import TokenServer
-from pinterest_oauth import ApiClient, ApiValueError, Configuration, OauthApi
+from pinterest_oauth import ApiClient, ApiTypeError, ApiValueError, Configuration, OauthApi
 
 
 def basic(user: str, password: str) -> str:
@@ -53,3 +53,15 @@ def test_a_removed_password_is_refused_before_sending(token_server: TokenServer)
     with pytest.raises(ApiValueError, match="needs username"):
         api.oauth_token(grant_type="client_credentials", scope="ads:read")
     assert len(token_server.requests) == 1
+
+
+@pytest.mark.parametrize("change", [{"password": b"bytes-secret"}, {"username": 7654321}])
+def test_a_credential_of_the_wrong_type_set_later_is_refused_before_sending(token_server: TokenServer,
+                                                                            change: dict[str, object]) -> None:
+    config = Configuration(host=token_server.url, username=CLIENT_ID, password=CLIENT_SECRET)
+    api = OauthApi(ApiClient(config))
+    for name, value in change.items():
+        setattr(config, name, value)
+    with pytest.raises(ApiTypeError, match="^Configuration username and password must be str$"):
+        api.oauth_token(grant_type="client_credentials", scope="ads:read")
+    assert token_server.requests == []

@@ -172,6 +172,16 @@ INVALID_BODIES = [
     ("html", b"<html>maintenance</html>", "text/html", "not JSON (Expecting value: char 0; text/html, 24 bytes)"),
     ("truncated", token_json()[:30], "application/json", "truncated JSON: the body ends after 30 bytes (Unterminated string starting at: char 17)"),
     ("truncated after comma", b'{"access_token": "x",', "application/json", "truncated JSON: the body ends after 21 bytes (Expecting property name enclosed in double quotes: char 21)"),
+    ("truncated at a minus sign", b'{"access_token": "x", "expires_in": -', "application/json",
+     "truncated JSON: the body ends after 37 bytes (Expecting value: char 36)"),
+    ("truncated after non-ASCII", '{"scope": "éééé", "expires_in": 36.'.encode(), "application/json",
+     "truncated JSON: the body ends after 39 bytes (Expecting ',' delimiter: char 34)"),
+    ("bad value before the end", b'{"access_token": x}', "application/json",
+     "not JSON (Expecting value: char 17; application/json, 19 bytes)"),
+    ("bad value after leading space", b'   {"access_token": x}', "application/json",
+     "not JSON (Expecting value: char 20; application/json, 22 bytes)"),
+    ("extra data at the end", b'{"access_token": "x"}}', "application/json",
+     "not JSON (Extra data: char 21; application/json, 22 bytes)"),
     ("array", b"[1, 2]", "application/json", "expected a JSON object, got array"),
     ("string", b'"pina_x"', "application/json", "expected a JSON object, got string"),
     ("null", b"null", "application/json", "expected a JSON object, got null"),
@@ -212,6 +222,32 @@ def test_garbage_content_encoding(token_server: TokenServer) -> None:
                                body=b"not gzip at all"))
     with pytest.raises(InvalidResponseError, match="could not be decoded"):
         refresh(make_api(token_server))
+
+
+@pytest.mark.parametrize(("status", "error"), [(200, InvalidResponseError), (299, InvalidResponseError),
+                                              (300, UnexpectedStatusError), (400, BadRequestError)])
+def test_an_undecodable_body_raises_the_statuss_own_error(token_server: TokenServer, status: int,
+                                                          error: type[Exception]) -> None:
+    token_server.enqueue(Reply(status=status, headers=[("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
+                               body=b"not gzip at all"))
+    with pytest.raises(error) as info:
+        refresh(make_api(token_server))
+    assert type(info.value) is error and info.value.status == status  # type: ignore[attr-defined]
+    assert "the body could not be decoded (bad Content-Encoding)" in str(info.value)
+
+
+@pytest.mark.parametrize("status", [200, 299])
+def test_every_2xx_status_is_a_success(token_server: TokenServer, status: int) -> None:
+    token_server.enqueue(Reply(status=status, headers=[("Content-Type", "application/json")], body=token_json()))
+    assert refresh(make_api(token_server)).access_token.get_secret_value() == ACCESS
+
+
+def test_a_3xx_status_is_an_error_not_a_redirect(token_server: TokenServer) -> None:
+    token_server.enqueue(Reply(status=300, headers=[("Content-Type", "application/json"), ("Location", "/elsewhere")],
+                               body=b'{"code": 1, "message": "choose"}'))
+    with pytest.raises(UnexpectedStatusError) as info:
+        refresh(make_api(token_server))
+    assert info.value.status == 300 and info.value.code == 1 and len(token_server.requests) == 1
 
 
 def test_gzip_answer_is_decoded(token_server: TokenServer) -> None:

@@ -172,3 +172,10 @@ def test_oauth_api_without_a_client_gets_the_packages_client(token_server: Token
             OauthApi(GeneratedApiClient())  # type: ignore[arg-type]
     finally:
         ApiClient.set_default(None)
+
+
+def test_configuration_defaults_are_the_documented_ones() -> None:
+    config = Configuration()
+    assert config.connection_pool_maxsize == 32  # the README: up to 32 keep-alive connections
+    assert config.debug is False
+    assert Configuration(connection_pool_maxsize=4).connection_pool_maxsize == 4

@@ -151,3 +151,10 @@ def test_a_short_test_secret_leaves_the_servers_message_intact(token_server: Tok
         OauthApi(client).oauth_token(grant_type="client_credentials", scope="ads:read")
     assert "Service Unavailable" in str(info.value)
     assert redact.MASK not in str(info.value)
+
+
+def test_for_app_takes_id_and_secret_by_position_or_name_and_options_by_name_only() -> None:
+    named = Configuration.for_app(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    assert (named.username, named.password) == (CLIENT_ID, CLIENT_SECRET)
+    with pytest.raises(TypeError):  # a host given by position would be easy to mistake for the secret
+        Configuration.for_app(CLIENT_ID, CLIENT_SECRET, "https://api.pinterest.com/v5")  # type: ignore[misc]

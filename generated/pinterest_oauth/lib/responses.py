@@ -64,11 +64,13 @@ def _body_problem(data: bytes, headers: Any) -> Union[str, dict[str, Any]]:
     try:
         obj = json.loads(data)
     except ValueError as exc:
-        stripped = data.strip()
-        pos = getattr(exc, "pos", None)
+        pos = getattr(exc, "pos", None)  # a character index into the decoded body
         msg = getattr(exc, "msg", None) or type(exc).__name__
-        if stripped[:1] in (b"{", b"[") and pos is not None and (
-            pos >= len(stripped) - 1 or msg.startswith("Unterminated string")
+        # Truncated: an object or array whose parse failed on its last character or past it
+        # (not "Extra data": that is a complete value followed by more).
+        end = len(data.decode("utf-8", "replace").rstrip())
+        if data.lstrip()[:1] in (b"{", b"[") and pos is not None and msg != "Extra data" and (
+            pos >= end - 1 or msg.startswith("Unterminated string")
         ):
             return f"truncated JSON: the body ends after {len(data)} bytes ({msg}: char {pos})"
         where = f": char {pos}" if pos is not None else ""
