@@ -3,6 +3,7 @@ a second, or make the client read more than `max_response_bytes`; error texts st
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import socket
@@ -138,7 +139,7 @@ def test_retry_after_longer_than_the_deadline_is_raised_at_once(token_server: To
     api = make_api(token_server, retry=RetryPolicy(max_attempts=3), timeouts=Timeouts(total=3))
     exc, elapsed = timed(lambda: refresh(api))
     assert isinstance(exc, ServerError) and exc.retry_after == 3.0
-    assert len(token_server.requests) == 1 and elapsed < 1.0
+    assert len(token_server.requests) == 1 and elapsed < 2.5  # not the 3 s wait (slack for load)
 
 
 def test_timeouts_total_is_checked_and_coerced() -> None:
@@ -184,21 +185,27 @@ def endless_spaces_close_delimited(n: int, conn: socket.socket, stop: threading.
     return False
 
 
+@functools.lru_cache(maxsize=1)
+def bomb_64_mib() -> bytes:
+    return gzip.compress(b" " * (64 * MiB), compresslevel=9)  # ~64 KiB on the wire
+
+
 def gzip_bomb(n: int, conn: socket.socket, stop: threading.Event) -> bool:
-    bomb = gzip.compress(b" " * (64 * MiB), compresslevel=9)  # ~64 KiB on the wire
+    bomb = bomb_64_mib()
     send(conn, head(200, "Content-Encoding: gzip", f"Content-Length: {len(bomb)}") + bomb)
     return False
 
 
 @pytest.mark.parametrize("play", [endless_spaces_chunked, endless_spaces_close_delimited, gzip_bomb])
 def test_a_body_found_too_large_while_reading_is_refused(play: Any) -> None:
+    bomb_64_mib()  # compressed before the clock starts
     with RawServer(play) as server:
         exc, elapsed = timed(lambda: call(server, timeouts=Timeouts(total=20)))
     assert isinstance(exc, InvalidResponseError), repr(exc)
     assert exc.status == 200
     assert exc.problem == (f"the response body is too large: the limit is {CAP} bytes "
                            "(max_response_bytes), the body is larger than that; it was not read")
-    assert elapsed < 2.0
+    assert elapsed < 10.0  # refused on reading past the cap, long before the 20 s deadline (slack for load)
 
 
 def declared_64_mib_then_silent(n: int, conn: socket.socket, stop: threading.Event) -> bool:
@@ -219,7 +226,7 @@ def test_a_declared_oversized_body_is_not_read_and_its_connection_is_dropped() -
     assert isinstance(exc, InvalidResponseError)
     assert exc.problem == (f"the response body is too large: the limit is {CAP} bytes "
                            f"(max_response_bytes), the body is {64 * MiB} bytes (Content-Length); it was not read")
-    assert elapsed < 2.0  # nothing of the body was waited for
+    assert elapsed < 10.0  # nothing of the body was waited for (the deadline is 20 s; slack for load)
     assert token.access_token.get_secret_value() == ACCESS
     assert seen == [1, 2]
 
@@ -235,7 +242,7 @@ def test_an_oversized_error_body_raises_the_status_error() -> None:
         exc, elapsed = timed(lambda: call(server))
     assert isinstance(exc, BadRequestError) and exc.status == 400 and exc.body is None
     assert str(exc).startswith("HTTP 400 X: the response body is too large: the limit is 1048576 bytes")
-    assert elapsed < 2.0
+    assert elapsed < 10.0  # refused on reading past the cap, long before the 60 s default deadline (slack for load)
 
 
 FRAMINGS = {
