@@ -6,16 +6,18 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import logging
+import re
 import socket
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import pytest
 from conftest import CLIENT_ID, CLIENT_SECRET
 from failure_kit import ACCESS, REFRESH, make_api, ok, refresh, token_json
 from localserver import Reply, TokenServer
-from rawserver import RawServer, dribble, flood, send
+from rawserver import PLAY_LIMIT_S, RawServer, dribble, flood, send
 
 from pinterest_oauth import (
     ApiValueError,
@@ -23,11 +25,13 @@ from pinterest_oauth import (
     Configuration,
     InvalidResponseError,
     MemoryTokenStore,
+    RateLimitError,
     RequestTimeoutError,
     RetryPolicy,
     ServerError,
     Timeouts,
     TokenSession,
+    UnexpectedStatusError,
 )
 
 CAP = 1024 * 1024  # the documented default of max_response_bytes
@@ -385,3 +389,59 @@ def test_the_memory_measure_sees_a_body_that_is_read() -> None:
     result = child_peak(big_answer("close-delimited", 32 * MiB), 64 * MiB)
     assert result["outcome"] == "accepted"
     assert result["peak"] - result["baseline"] > 32 * MiB
+
+
+def declared_oversized(status: int, *headers: str) -> Any:
+    def play(n: int, conn: socket.socket, stop: threading.Event) -> bool:
+        send(conn, head(status, f"Content-Length: {64 * MiB}", *headers))
+        return False
+    return play
+
+
+@pytest.mark.parametrize(("status", "header", "error", "retry_after"), [
+    (299, "X-Status: last 2xx", InvalidResponseError, None),
+    (300, "X-Status: first 3xx", UnexpectedStatusError, None),
+    (400, "Retry-After: 7", BadRequestError, None),  # Retry-After means something on 429 and 503 only
+    (429, "Retry-After: 7", RateLimitError, 7.0),
+    (503, "Retry-After: 7", ServerError, 7.0),
+])
+def test_an_oversized_answer_raises_its_statuss_error_with_its_retry_after(
+        status: int, header: str, error: type[Exception], retry_after: Optional[float]) -> None:
+    with RawServer(declared_oversized(status, header)) as server:
+        exc, _ = timed(lambda: call(server, timeouts=Timeouts(total=20)))
+    assert type(exc) is error and exc.status == status  # type: ignore[attr-defined]
+    assert getattr(exc, "retry_after", None) == retry_after
+    assert "the response body is too large: the limit is 1048576 bytes" in str(exc)
+
+
+def silent(n: int, conn: socket.socket, stop: threading.Event) -> bool:
+    stop.wait(PLAY_LIMIT_S)
+    return False
+
+
+def test_a_read_timeout_well_before_the_deadline_does_not_blame_the_deadline() -> None:
+    """The read timeout (1.2 s) fires with 0.8 s of the 2 s deadline left: the message says
+    the answer did not come, not that the deadline expired (it says that only at the deadline)."""
+    with RawServer(silent) as server:
+        exc, elapsed = timed(lambda: call(server, timeouts=Timeouts(connect=1, read=1.2, total=2)))
+    assert isinstance(exc, RequestTimeoutError), repr(exc)
+    assert str(exc).startswith("timed out waiting for the answer from POST http://127.0.0.1:")
+    assert "deadline expired" not in str(exc)
+    with RawServer(silent) as server:
+        exc, elapsed = timed(lambda: call(server, timeouts=Timeouts(connect=1, read=5, total=1.2)))
+    assert isinstance(exc, RequestTimeoutError) and "(the call's 1.2 s total deadline expired)" in str(exc)
+
+
+def test_a_cap_of_one_byte_is_allowed() -> None:
+    assert Configuration(max_response_bytes=1).max_response_bytes == 1
+
+
+def test_the_retry_that_does_not_fit_is_logged_with_the_time_left(token_server: TokenServer,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    token_server.enqueue(Reply(status=503, headers=[("Retry-After", "1")], body=b"{}"), ok())
+    api = make_api(token_server, retry=RetryPolicy(max_attempts=3), timeouts=Timeouts(total=0.9))
+    with caplog.at_level(logging.DEBUG, logger="pinterest_oauth"):
+        exc, _ = timed(lambda: refresh(api))
+    assert isinstance(exc, ServerError) and len(token_server.requests) == 1
+    [line] = [r.getMessage() for r in caplog.records if "does not fit" in r.getMessage()]
+    assert re.search(r": not retrying: a 1\.00 s wait does not fit in the 0\.\d\d s left$", line), line
