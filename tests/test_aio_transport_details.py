@@ -7,17 +7,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import gzip
 import ipaddress
 import socket
 import ssl
 import threading
 import time
-from typing import Any, Iterator, Optional
+import zlib
+from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
 from conftest import CLIENT_ID, CLIENT_SECRET
-from fakes import ACCESS, REFRESH, ok, token_json
+from fakes import ACCESS, REFRESH, make_api, ok, token_json
 from localserver import Reply, Seen, TokenServer
 from rawserver import RawServer, dribble, send
 from test_bounded_calls import head
@@ -90,6 +92,51 @@ def test_the_pool_opens_as_many_connections_as_configured(maxsize: Optional[int]
         tokens = asyncio.run(main())
     assert [t.access_token.get_secret_value() for t in tokens] == [ACCESS] * (expected + 5)
     assert server.connections == expected and len(server.requests) == expected + 5
+
+
+def test_a_proxy_refusing_the_tunnel_is_a_connection_never_made(token_server: TokenServer) -> None:
+    """An https call through a proxy that refuses CONNECT (the local server answers 501): nothing
+    reached the host, so the call is tried again, and fails as a connection never established."""
+    sleeps: list[float] = []
+    settings = config("https://api.example.com/v5", proxy=f"http://127.0.0.1:{token_server.port}",
+                      retry=RetryPolicy(max_attempts=2, sleep=sleeps.append, rand=lambda: 1.0))
+
+    async def main() -> None:
+        async with AsyncApiClient(settings) as client:
+            with pytest.raises(ConnectionFailedError) as info:
+                await refresh(client)
+        assert info.value.request_sent is False
+        assert str(info.value).startswith("could not connect to https://api.example.com/v5/oauth/token (ProxyError")
+
+    asyncio.run(main())
+    assert sleeps == [0.5] and token_server.connections == 2 and token_server.requests == []
+
+
+# -- Content-Encoding -------------------------------------------------------------------------------
+
+ENCODINGS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress, "x-gzip": gzip.compress, "GZIP": gzip.compress, "deflate": zlib.compress,
+    "x-unknown": lambda body: body,  # an encoding neither client knows: the body is kept as it came
+}
+
+
+@pytest.mark.parametrize("encoding", sorted(ENCODINGS))
+def test_each_content_encoding_is_decoded_as_the_sync_client_decodes_it(token_server: TokenServer,
+                                                                         encoding: str) -> None:
+    body = ENCODINGS[encoding](token_json())
+    answer = Reply(status=200, headers=[("Content-Type", "application/json"), ("Content-Encoding", encoding)], body=body)
+    token_server.enqueue(answer, answer)
+    sync_api = make_api(token_server)
+    sync_token = sync_api.oauth_token(grant_type="refresh_token", refresh_token=REFRESH)
+    sync_api.api_client.close()
+
+    async def main() -> OauthAccessTokenResponse:
+        async with AsyncApiClient(config(token_server.url)) as client:
+            return await refresh(client)
+
+    async_token = asyncio.run(main())
+    assert async_token.access_token.get_secret_value() == sync_token.access_token.get_secret_value() == ACCESS
+    assert async_token.to_dict() == sync_token.to_dict()
 
 
 # -- TLS: a self-signed certificate for 127.0.0.1 ---------------------------------------------------
