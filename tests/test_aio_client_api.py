@@ -4,6 +4,7 @@ settings on the wire, the shared default client, the checks of what it is given,
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any
 
 import pytest
@@ -92,3 +93,13 @@ def test_repr_names_the_configuration_and_no_secret(token_server: TokenServer) -
     client = AsyncApiClient(settings)
     assert repr(client) == f"AsyncApiClient({settings!r})"
     assert leaks([repr(client)]) == [] and CLIENT_SECRET not in repr(client)
+
+
+def test_call_operation_takes_what_the_sync_clients_takes() -> None:
+    """The generated AsyncOauthApi calls it as OauthApi calls ApiClient's: the options keyword-only."""
+    def shape(fn: Any) -> list[tuple[str, Any, Any]]:
+        return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    assert shape(AsyncApiClient.call_operation) == shape(ApiClient.call_operation)
+    assert [name for name, kind, _ in shape(AsyncApiClient.call_operation) if kind is inspect.Parameter.KEYWORD_ONLY] == [
+        "timeout", "retry", "with_http_info"]
