@@ -9,6 +9,7 @@ import contextlib
 import datetime
 import gzip
 import ipaddress
+import logging
 import socket
 import ssl
 import threading
@@ -23,6 +24,7 @@ from fakes import ACCESS, REFRESH, make_api, ok, token_json
 from localserver import Reply, Seen, TokenServer
 from rawserver import RawServer, dribble, send
 from test_bounded_calls import head
+from test_retries_timeouts import unanswered_port  # noqa: F401  (a fixture)
 
 from pinterest_oauth import (
     Configuration, ConnectionFailedError, OauthAccessTokenResponse, OpenApiException, RequestTimeoutError, RetryPolicy,
@@ -49,11 +51,15 @@ def dribbled_body(n: int, conn: socket.socket, stop: threading.Event) -> bool:
     return False
 
 
-def test_a_total_deadline_under_a_second_ends_the_call_on_time() -> None:
+def test_a_total_deadline_under_a_second_ends_the_call_on_time(caplog: pytest.LogCaptureFixture) -> None:
     """0.3 s in all: the attempt's cancel scope ends it at the deadline (plus a 50 ms grace),
-    not at some floor of its own."""
+    not at some floor of its own. A timeout after sending is never retried, and the debug log
+    does not claim that a retry was weighed against the time left."""
+    caplog.set_level(logging.DEBUG, logger="pinterest_oauth")
+
     async def main() -> float:
-        async with AsyncApiClient(config(server.url, timeouts=Timeouts(connect=1, read=1, total=0.3))) as client:
+        settings = config(server.url, timeouts=Timeouts(connect=1, read=1, total=0.3), retry=RetryPolicy(max_attempts=3))
+        async with AsyncApiClient(settings) as client:
             started = time.monotonic()
             with pytest.raises(RequestTimeoutError) as info:
                 await refresh(client)
@@ -63,6 +69,25 @@ def test_a_total_deadline_under_a_second_ends_the_call_on_time() -> None:
     with RawServer(dribbled_body) as server:
         elapsed = asyncio.run(main())
     assert 0.3 <= elapsed < 0.85
+    lines = [r.getMessage() for r in caplog.records if r.name == "pinterest_oauth"]
+    assert len([line for line in lines if "attempt 1 failed after" in line]) == 1
+    assert not [line for line in lines if "not retrying" in line], lines
+
+
+def test_a_connect_under_a_deadline_shorter_than_a_second_times_out_as_a_connect(unanswered_port: int) -> None:
+    """0.4 s in all and a 5 s connect timeout: httpx2's connect timeout is cut to the time left,
+    so the call ends as a connection never made (not as a lost answer, which the attempt's
+    cancel scope, 50 ms later, would report)."""
+    url = f"http://127.0.0.1:{unanswered_port}/v5"
+
+    async def main() -> None:
+        async with AsyncApiClient(config(url, timeouts=Timeouts(connect=5, read=5, total=0.4))) as client:
+            with pytest.raises(RequestTimeoutError) as info:
+                await refresh(client)
+        assert info.value.request_sent is False
+        assert str(info.value) == f"timed out connecting to {url}/oauth/token (the call's 0.4 s total deadline expired)"
+
+    asyncio.run(main())
 
 
 def _hold_until(server: TokenServer, count: int) -> Any:
