@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import inspect
 import json
 import os
 import threading
@@ -29,7 +30,9 @@ from localserver import Reply, Seen, TokenServer
 from test_session import clock, session_and_file  # noqa: F401  (fixtures the mirrored tests use)
 from test_session_single_flight import UnlockedStore
 
-from pinterest_oauth import FileTokenStore, RetryPolicy, Token
+from pinterest_oauth import (
+    ApiValueError, FileTokenStore, InsecureTransportError, MemoryTokenStore, RetryPolicy, Timeouts, Token, TokenSession,
+)
 from pinterest_oauth.aio import AsyncTokenSession
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -153,6 +156,7 @@ class GatedStore(FileTokenStore):
         self.point = point
         self.reached = threading.Event()
         self.gate = threading.Event()
+        self.releases: list[tuple[Any, str]] = []  # the outermost lock's release: (exception type, thread)
 
     def _stop(self, point: str) -> None:
         if point == self.point:
@@ -185,6 +189,7 @@ class GatedStore(FileTokenStore):
 
             def __exit__(self, *exc: Any) -> Any:
                 if store._depth == 1:
+                    store.releases.append((exc[0], threading.current_thread().name))
                     store._stop("release")
                 return outer.__exit__(*exc)
 
@@ -254,10 +259,12 @@ def test_a_refresh_cancelled_at_any_point_leaves_a_whole_store_and_no_lock(point
                                                                           tmp_path: Path) -> None:
     """The refresh itself is cancelled (as at a loop's shutdown, which cancels every task):
     the store holds the old token or, once Pinterest answered, the new one, whole; the lock is
-    free; nothing is left running."""
+    free; nothing is left running, and nothing reaches the loop's exception handler."""
     store, path, release = _scenario(point, tmp_path, token_server)
+    reported: list[dict[str, Any]] = []
 
     async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: reported.append(context))
         session = AsyncTokenSession(CLIENT_ID, CLIENT_SECRET, store, host=token_server.url,
                                     retry=RetryPolicy(max_attempts=1), clock=Clock(T0 + ACCESS_LIFE))
         caller = asyncio.create_task(session.access_token())
@@ -272,9 +279,81 @@ def test_a_refresh_cancelled_at_any_point_leaves_a_whole_store_and_no_lock(point
             await caller
         await session.close()
         assert asyncio.all_tasks() == {asyncio.current_task()}
+        # Released once, on the store's thread, before close() returned; as unused (no exception)
+        # if the refresh never got to use it.
+        [(exc_type, thread)] = store.releases
+        assert thread.startswith("pinterest-oauth-store")
+        assert exc_type is (asyncio.CancelledError if point in ("load", "request", "save") else None)
 
     asyncio.run(main())
     stored = _after(path, store)
     answered = point in ("save", "release")  # the answer was in before the cancel
     assert stored["refresh_token"] == (R2 if answered else R1)
-    assert len(token_server.requests) == (0 if point in ("lock", "load") else 1)
+    assert len(token_server.requests) == (0 if point in ("lock", "load") else 1) and reported == []
+
+
+# -- the arguments, and what a cancelled refresh leaves to the loop --------------------------------
+
+def test_the_arguments_and_defaults_are_token_sessions(token_server: TokenServer) -> None:
+    """Every TokenSession argument, with its kind and default, and `timeout=` (the spelling
+    OauthApi calls use) meaning what it means there."""
+    def shape(cls: type) -> list[tuple[str, Any, Any]]:
+        return [(p.name, p.kind, p.default) for p in inspect.signature(cls).parameters.values()]
+
+    assert shape(AsyncTokenSession) == shape(TokenSession)
+    token_server.enqueue(ok(token_body(A2, R2)))
+
+    async def main() -> tuple[Timeouts, str]:
+        async with AsyncTokenSession(CLIENT_ID, CLIENT_SECRET, UnlockedStore(make_token(A1, R1)),
+                                     host=token_server.url, timeout=5, clock=Clock(T0 + ACCESS_LIFE)) as session:
+            return session.request_timeouts, await session.access_token()
+
+    assert asyncio.run(main()) == (Timeouts(connect=5, read=5, total=5), A2)
+    with pytest.raises(ApiValueError, match="TokenSession: pass timeout= or timeouts="):
+        AsyncTokenSession(CLIENT_ID, CLIENT_SECRET, MemoryTokenStore(), timeout=5, timeouts=5)
+
+
+def test_plain_http_to_a_remote_host_is_refused_by_default(token_server: TokenServer) -> None:
+    """0.0.0.0 is no loopback name, so the https-only check refuses it; a connection to it would
+    still reach this machine's server, where nothing arrives."""
+    store = UnlockedStore(make_token(A1, R1))
+
+    async def main() -> None:
+        async with AsyncTokenSession(CLIENT_ID, CLIENT_SECRET, store, host=f"http://0.0.0.0:{token_server.port}/v5",
+                                     retry=RetryPolicy(max_attempts=1), clock=Clock(T0 + ACCESS_LIFE)) as session:
+            with pytest.raises(InsecureTransportError, match="plain http to 0.0.0.0: use https"):
+                await session.access_token()
+
+    asyncio.run(main())
+    assert token_server.requests == [] and store.saves == 0
+
+
+def test_a_refresh_cancelled_once_the_worker_took_the_lock_releases_it(token_server: TokenServer,
+                                                                      tmp_path: Path) -> None:
+    """The refresh is cancelled after the worker thread took the store's lock, before the
+    refresh task learnt it had: nobody will use the lock, so the worker releases it."""
+    store, path, release = _scenario("lock", tmp_path, token_server)
+    reported: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: reported.append(context))
+        session = AsyncTokenSession(CLIENT_ID, CLIENT_SECRET, store, host=token_server.url,
+                                    retry=RetryPolicy(max_attempts=1), clock=Clock(T0 + ACCESS_LIFE))
+        caller = asyncio.create_task(session.access_token())
+        await _until(store.reached)  # the worker waits in flock: the lock is held elsewhere
+        release()
+        # The loop stands still until the worker has taken the lock (its one thread runs this
+        # no-op after that), so the cancellation reaches the task still waiting for the lock.
+        session._executor().submit(lambda: None).result(timeout=10)
+        for task in asyncio.all_tasks() - {asyncio.current_task()}:
+            task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        await session.close()
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+        [(exc_type, thread)] = store.releases  # released unused, on the store's thread, already
+        assert exc_type is None and thread.startswith("pinterest-oauth-store")
+
+    asyncio.run(main())
+    assert _after(path, store)["refresh_token"] == R1 and store._depth == 0
+    assert token_server.requests == [] and reported == []

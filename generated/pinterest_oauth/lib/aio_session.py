@@ -59,6 +59,7 @@ class AsyncTokenSession:
         store: TokenStore,
         *,
         host: Optional[str] = None,
+        timeout: TimeoutArg = None,
         timeouts: TimeoutArg = None,
         retry: Optional[RetryPolicy] = None,
         allow_insecure_http: bool = False,
@@ -71,7 +72,7 @@ class AsyncTokenSession:
     ) -> None:
         # Holds the state and makes every decision; its own (sync) client never sends.
         self._core = TokenSession(
-            client_id, client_secret, store, host=host, timeouts=timeouts, retry=retry,
+            client_id, client_secret, store, host=host, timeout=timeout, timeouts=timeouts, retry=retry,
             allow_insecure_http=allow_insecure_http, refresh_margin=refresh_margin,
             continuous_refresh=continuous_refresh, scope=scope, warn_refresh_days=warn_refresh_days,
             retry_refresh_after=retry_refresh_after, clock=clock,
