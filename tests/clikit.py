@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -121,7 +122,7 @@ class Login:
         if not browser:
             argv.append("--no-browser")
         self.proc = subprocess.Popen(argv, env=env or environment(home), text=True, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_ctrl_c_default)
         self.lines: "queue.Queue[str]" = queue.Queue()
         self.stderr: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -169,6 +170,13 @@ class Login:
         err = "".join(self.stderr)
         check_secrets(out, err)
         return code, out, err
+
+
+def _ctrl_c_default() -> None:
+    """In the login child before exec: SIGINT at its default, so that Python installs its
+    KeyboardInterrupt handler even when the tests were started with SIGINT ignored (a
+    background job of a non-interactive shell); the Ctrl-C tests send it one."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def consent_params(url: str) -> dict[str, str]:
