@@ -117,7 +117,7 @@ TARGETS = {t.name: t for t in [
     Target("authorize", ("tests/test_authorize.py", "tests/test_cli_login.py", "tests/test_errors.py")),
     Target("loopback", ("tests/test_loopback.py", "tests/test_cli_login.py", "tests/test_authorize.py")),
     Target("cli", ("tests/test_cli.py", "tests/test_cli_login.py")),
-    Target("postgres_store", ("tests/test_postgres_store.py", "tests/test_readme_examples.py::test_the_many_machines_example")),
+    Target("postgres_store", ("tests/test_postgres_store_details.py", "tests/test_postgres_store.py", "tests/test_readme_examples.py::test_the_many_machines_example")),
     Target("generate", ("tests/test_generate_script.py",), runtime=False),
     Target("sync_spec", ("tests/test_sync_spec_canonical.py", "tests/test_sync_spec_io.py", "tests/test_sync_spec.py"),
            runtime=False),
