@@ -8,13 +8,14 @@ import re
 import socket
 import threading
 import time
+import uuid
 from typing import Any
 
 import psycopg
 import pytest
 
 from pgserver import PostgresServer
-from pinterest_oauth import PostgresTokenStore, TokenStoreError
+from pinterest_oauth import PostgresTokenStore, TokenConflictError, TokenStoreError
 from test_postgres_store import row, store, table, token
 
 __all__ = ["table"]  # the fixture
@@ -137,3 +138,63 @@ def test_the_next_lease_sees_who_recorded_what_and_when(postgres: PostgresServer
         assert lease.in_flight.by == record["inflight_by"] == record["lease_owner"]
         assert before - 1 <= lease.in_flight.at <= after + 1  # the database clock, seconds since the epoch
         assert lease.in_flight.at == record["inflight_at"].timestamp()
+
+
+def test_a_table_name_must_be_an_identifier() -> None:
+    for bad in ("bad name", 'x"; DROP TABLE y; --', "a.b.c", "1abc", ""):
+        with pytest.raises(ValueError, match=r"^table must be an identifier, optionally schema-qualified"):
+            PostgresTokenStore("host=127.0.0.1", "k", table=bad)
+
+
+def backends(postgres: PostgresServer, name: str) -> list[int]:
+    with psycopg.connect(postgres.conninfo) as conn:
+        return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                                           (name,)).fetchall()]
+
+
+def test_one_connection_is_kept_across_calls_and_sql_errors(postgres: PostgresServer, table: str) -> None:
+    name = "reuse_" + uuid.uuid4().hex[:8]
+    s = PostgresTokenStore(f"{postgres.conninfo} application_name={name}", "k", table=table)
+    missing = PostgresTokenStore(f"{postgres.conninfo} application_name={name}x", "k", table="no_such_table")
+    try:
+        s.load()
+        first = backends(postgres, name)
+        s.save(token("pina_A"))
+        s.load()
+        assert backends(postgres, name) == first and len(first) == 1
+        for _ in range(2):
+            with pytest.raises(TokenStoreError):
+                missing.load()
+            assert len(backends(postgres, name + "x")) == 1
+        kept = backends(postgres, name + "x")
+        with pytest.raises(TokenStoreError):
+            missing.load()
+        assert backends(postgres, name + "x") == kept  # an SQL error leaves the connection usable
+    finally:
+        s.close()
+        missing.close()
+
+
+def test_a_refused_connection_is_retried_until_retry_seconds(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        down = PostgresTokenStore(f"host=127.0.0.1 port={port} dbname=postgres", "k", retry_seconds=1.5, timeout=2)
+        started = time.monotonic()
+        with caplog.at_level("WARNING", logger="pinterest_oauth.stores"), pytest.raises(TokenStoreError):
+            down.load()
+    assert time.monotonic() - started >= 0.7  # slept 0.1 + 0.2 + 0.4 (+ 0.8) between attempts
+    assert sum("; retrying" in r.getMessage() for r in caplog.records) >= 3
+
+
+def test_a_nested_lock_leaves_the_outer_lease_in_force(postgres: PostgresServer, table: str) -> None:
+    s, other = store(postgres, table), store(postgres, table)
+    s.save(token("pina_A"))
+    with s.lock() as outer:
+        with s.lock() as inner:
+            assert inner is outer
+        s.load()
+        other.save(token("pina_NEWER"))
+        with pytest.raises(TokenConflictError):
+            s.save(token("pina_STALE"))  # still a compare-and-set under the outer lease
+    assert s.load() == token("pina_NEWER")
