@@ -193,3 +193,47 @@ def test_exported_lazily_from_the_package() -> None:
              "StateMismatchError"}
     assert names <= set(pinterest_oauth.__all__)
     assert pinterest_oauth.authorization_url.__module__ == "pinterest_oauth.lib.authorize"
+
+
+def test_the_default_state_carries_exactly_256_random_bits() -> None:
+    import base64
+
+    _, state = authorization_url(CLIENT_ID, REDIRECT, "pins:read")
+    assert len(state) == 43  # 32 bytes, URL-safe base64 without padding
+    assert len(base64.urlsafe_b64decode(state + "=")) == 32
+
+
+@pytest.mark.parametrize(
+    ("callback", "error", "words"),
+    [
+        # a blank parameter is still a parameter: an empty error is an error, not "no error" ...
+        (f"/?error=&code=abc&state={STATE}", AuthorizationDeniedError, r"error=<unreadable>\); nothing"),
+        # ... an empty state is the wrong state, not a missing one ...
+        ("/?state=&code=abc", StateMismatchError, "state is not the one this login sent"),
+        # ... and an empty code next to a real one is a code given twice
+        (f"/?code=&code=abc&state={STATE}", AuthorizationError, "'code' more than once"),
+    ],
+)
+def test_blank_callback_parameters_count(callback: str, error: type, words: str) -> None:
+    with pytest.raises(error, match=words) as caught:
+        code_from_callback(callback, STATE)
+    assert type(caught.value) is error
+    if error is AuthorizationDeniedError:
+        assert (caught.value.error, caught.value.error_description) == ("", None)
+
+
+@pytest.mark.parametrize(("length", "shown"), [(199, "D" * 199), (200, "D" * 200), (201, "D" * 200 + "..."),
+                                               (250, "D" * 200 + "...")])
+def test_an_error_description_is_cut_after_200_characters(length: int, shown: str) -> None:
+    with pytest.raises(AuthorizationDeniedError) as caught:
+        code_from_callback({"error": "access_denied", "error_description": "D" * length, "state": STATE}, STATE)
+    assert str(caught.value) == (f"Pinterest did not authorize the app (error=access_denied: {shown}); "
+                                 "nothing was exchanged, start the login again")
+    assert caught.value.error_description == "D" * length  # the field keeps all of it
+
+
+def test_the_error_fields_are_keyword_only() -> None:
+    exc = AuthorizationError(message="plain", error="e", error_description="d")
+    assert (str(exc), exc.error, exc.error_description) == ("plain", "e", "d")
+    with pytest.raises(TypeError):
+        AuthorizationError("plain", "e")  # type: ignore[misc]
