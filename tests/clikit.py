@@ -172,6 +172,16 @@ class Login:
         return code, out, err
 
 
+def ipv6_loopback() -> bool:
+    """Whether this machine can listen on ::1."""
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 def _ctrl_c_default() -> None:
     """In the login child before exec: SIGINT at its default, so that Python installs its
     KeyboardInterrupt handler even when the tests were started with SIGINT ignored (a

@@ -15,7 +15,8 @@ from urllib.parse import quote
 import pytest
 
 from clikit import (
-    A1, CODE, R1, RUN_TIMEOUT, Login, cli, consent_params, default_store, environment, home, save, stored_token,
+    A1, CODE, R1, RUN_TIMEOUT, Login, cli, consent_params, default_store, environment, home, ipv6_loopback, save,
+    stored_token,
 )
 from conftest import CLIENT_ID
 from localserver import Reply, Seen, TokenServer
@@ -78,15 +79,6 @@ def test_login_refuses_a_wrong_state_or_an_error_and_exchanges_nothing(
     assert message in err and "nothing was exchanged" in err
     assert token_server.requests == []
     assert path.read_bytes() == before
-
-
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 def test_login_on_localhost_listens_on_both_loopback_addresses(home: Path, token_server: TokenServer) -> None:

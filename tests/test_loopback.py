@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from clikit import free_port
+from clikit import free_port, ipv6_loopback
 from pinterest_oauth import ApiValueError, AuthorizationDeniedError, AuthorizationError, StateMismatchError
 from pinterest_oauth.lib.loopback import CallbackReceiver, CallbackTimeoutError
 
@@ -80,15 +80,6 @@ def split(raw: bytes) -> tuple[str, dict[str, str], str]:
 def page(title: str, text: str) -> str:
     return ("<!doctype html><html><head><meta charset=\"utf-8\"><title>pinterest-oauth</title></head>"
             f"<body style=\"font-family: sans-serif; margin: 3em\"><h1>{title}</h1><p>{text}</p></body></html>")
-
-
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 def refused(port: int, address: str = "127.0.0.1") -> bool:

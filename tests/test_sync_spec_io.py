@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 import yaml
@@ -20,6 +20,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 import sync_spec  # noqa: E402
+from test_sync_spec import Sync, sync  # noqa: E402,F401 (a fixture: the CLI run in-process)
 
 NO_DEVIATIONS = {"overlay": "1.0.0", "info": {"title": "none", "version": "1"},
                  "actions": [{"target": "$.info", "description": "no deviation", "update": {}}]}
@@ -42,20 +43,6 @@ def mini_upstream(**top: Any) -> dict[str, Any]:
             "Resp": {"type": "object", "properties": {"access_token": {"type": "string"}}}}},
         **top,
     }
-
-
-Sync = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def sync(capsys: pytest.CaptureFixture[str]) -> Sync:
-    """Run the CLI in-process; return (exit status, stdout, stderr)."""
-    def run(*argv: Any) -> tuple[int, str, str]:
-        capsys.readouterr()
-        status = sync_spec.main([str(arg) for arg in argv])
-        out, err = capsys.readouterr()
-        return status, out, err
-    return run
 
 
 @pytest.fixture
